@@ -1,0 +1,17 @@
+"""The ``xgw`` command: one click group; each subcommand lives in its own module and registers here."""
+
+from __future__ import annotations
+
+import click
+
+from gateway import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xgw")
+def cli() -> None:
+    """xoev-gateway: validate, sign and transport XÖV (xdomea) messages."""
+
+
+def main() -> None:
+    cli()

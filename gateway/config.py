@@ -1,0 +1,105 @@
+"""The gateway's configuration: one pydantic-settings class, read from ``XGW_*`` variables and a TOML file.
+
+Every knob lives here so that an operator finds all of them in one place (docs/configuration.md lists
+them). Precedence, highest first: explicit keyword arguments, environment variables ``XGW_*``, the TOML
+file named by ``XGW_CONFIG`` (or ``xgw.toml`` in the working directory), then the defaults below.
+Nested groups use ``__`` in environment variables, e.g. ``XGW_LIMITS__MAX_XML_BYTES=1000000``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_schema_dir() -> Path:
+    """Find the XÖV bundle beside a checkout (``../shared/xoev``) so that tests and CI need no setup."""
+    for candidate in (REPO_ROOT.parent / "shared" / "xoev", Path.cwd().parent / "shared" / "xoev"):
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT.parent / "shared" / "xoev"
+
+
+class Limits(BaseModel):
+    """Safety limits for everything that arrives; each one is a setting because archives differ in size."""
+
+    max_xml_bytes: int = Field(256 * 1024 * 1024, description="Largest message XML accepted, in bytes.")
+    max_xml_depth: int = Field(200, description="Deepest element nesting accepted in a message XML.")
+    max_xml_elements: int = Field(5_000_000, description="Most elements accepted in one message XML.")
+    max_text_bytes: int = Field(
+        10 * 1024 * 1024, description="Longest single text node, in bytes (base64 content is not inline)."
+    )
+    max_record_depth: int = Field(
+        12, description="Deepest nesting of Akte/Teilakte/Vorgang/Teilvorgang/Dokument accepted."
+    )
+    max_package_bytes: int = Field(
+        8 * 1024 * 1024 * 1024, description="Largest ZIP package accepted (compressed size), in bytes."
+    )
+    max_package_entries: int = Field(100_000, description="Most entries accepted in one ZIP package.")
+    max_unpacked_bytes: int = Field(
+        16 * 1024 * 1024 * 1024, description="Largest sum of declared uncompressed sizes in a package."
+    )
+    max_entry_bytes: int = Field(
+        8 * 1024 * 1024 * 1024, description="Largest declared uncompressed size of one package entry."
+    )
+    max_compression_ratio: float = Field(
+        200.0, description="Highest uncompressed/compressed ratio accepted for an entry above 1 MiB."
+    )
+
+
+class Settings(BaseSettings):
+    """All settings of one gateway process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="XGW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    schema_dir: Path = Field(
+        default_factory=default_schema_dir,
+        description="Directory holding the XÖV schema bundles (xdomea/<version>/, xta/).",
+    )
+    catalogue_file: Path = Field(
+        REPO_ROOT / "schemas" / "catalogue.json",
+        description="The project's catalogue of supported standard versions and their file hashes.",
+    )
+    data_dir: Path = Field(Path("var"), description="Where the gateway keeps its database, payloads and caches.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data directory.")
+    verify_schema_hashes: bool = Field(
+        True, description="Refuse schema bundles whose files differ from the catalogue's SHA-256."
+    )
+    workers: int = Field(0, description="Parallel validation processes for the CLI; 0 means one per core.")
+    limits: Limits = Field(default_factory=Limits)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("XGW_CONFIG", "xgw.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own ``Settings`` instead of patching this one."""
+    return Settings()
