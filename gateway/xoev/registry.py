@@ -1,0 +1,196 @@
+"""The schema registry: which xdomea versions exist, and their compiled schemas and code lists.
+
+Compiling is lazy and happens once per process per (version, entry XSD): libxml2 needs 5-12 ms, which is
+cheaper than any cache we could load from disk, and xmlschema (0.3-0.5 s) is only needed for the
+detailed report of an invalid message. Both compiled forms are shared between threads. Before a version
+is used for the first time its files are checked against the catalogue's SHA-256, so a changed or missing
+file is refused with a message naming it rather than producing odd validation results later.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xmlschema
+from lxml import etree
+
+from gateway.config import Settings
+from gateway.xoev.catalogue import (
+    Catalogue,
+    CatalogueError,
+    VersionEntry,
+    load_catalogue,
+    read_xml_catalog,
+    sha256_file,
+)
+from gateway.xoev.codelists import CodeLists, load_code_lists
+
+
+class SchemaBundleError(Exception):
+    """The schema bundle cannot be used (missing, tampered, incomplete); the message says which file."""
+
+
+class _CatalogResolver(etree.Resolver):
+    """Resolves the absolute http(s) imports of xdomea 4.0.0 to the bundle's local copies, never the network."""
+
+    def __init__(self, mapping: dict[str, Path]) -> None:
+        super().__init__()
+        self._mapping = mapping
+
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:  # type: ignore[override]
+        local = self._mapping.get(system_url)
+        if local is not None:
+            return self.resolve_filename(str(local), context)  # type: ignore[attr-defined]
+        if system_url.startswith(("http:", "https:", "ftp:")):
+            raise SchemaBundleError(f"schema import {system_url} is not mapped by the bundle's catalog")
+        return None
+
+
+@dataclass(slots=True)
+class CompiledSchema:
+    """One entry XSD compiled by both libraries; ``lock`` guards lxml's per-instance error log."""
+
+    lxml_schema: etree.XMLSchema
+    path: Path
+    uri_map: dict[str, Path]
+    _xmlschema: xmlschema.XMLSchema10 | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def detailed(self) -> xmlschema.XMLSchema10:
+        """The xmlschema form, compiled on first use only (it is 50x slower to build than libxml2's)."""
+        with self.lock:
+            if self._xmlschema is None:
+                self._xmlschema = xmlschema.XMLSchema10(
+                    str(self.path),
+                    uri_mapper={k: str(v) for k, v in self.uri_map.items()},
+                    allow="local",
+                    defuse="always",
+                )
+            return self._xmlschema
+
+
+class SchemaRegistry:
+    """All supported versions of one schema bundle directory."""
+
+    def __init__(self, schema_dir: Path, catalogue: Catalogue, *, verify_hashes: bool = True) -> None:
+        self.schema_dir = schema_dir
+        self.catalogue = catalogue
+        self.verify_hashes = verify_hashes
+        self._lock = threading.RLock()
+        self._verified: set[str] = set()
+        self._schemas: dict[tuple[str, str], CompiledSchema] = {}
+        self._code_lists: dict[str, CodeLists] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SchemaRegistry:
+        schema_dir = settings.schema_dir
+        if not (schema_dir / "xdomea").is_dir():
+            raise SchemaBundleError(
+                f"no XÖV schema bundle at {schema_dir} (expected {schema_dir / 'xdomea'}/<version>/); "
+                "set XGW_SCHEMA_DIR to the directory that holds xdomea/ and xta/"
+            )
+        try:
+            catalogue = load_catalogue(settings.catalogue_file)
+        except CatalogueError as exc:
+            raise SchemaBundleError(str(exc)) from exc
+        return cls(schema_dir, catalogue, verify_hashes=settings.verify_schema_hashes)
+
+    # -- versions ------------------------------------------------------------------------------------
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        return tuple(self.catalogue.versions)
+
+    def version_for_namespace(self, namespace: str) -> VersionEntry | None:
+        return self.catalogue.by_namespace(namespace)
+
+    def version(self, version: str) -> VersionEntry:
+        entry = self.catalogue.versions.get(version)
+        if entry is None:
+            raise SchemaBundleError(f"xdomea {version} is not in the catalogue")
+        self._verify(entry)
+        return entry
+
+    def _verify(self, entry: VersionEntry) -> None:
+        if entry.version in self._verified:
+            return
+        with self._lock:
+            if entry.version in self._verified:
+                return
+            problems = []
+            for rel, expected in entry.files.items():
+                path = self.schema_dir / rel
+                if not path.is_file():
+                    problems.append(f"{rel} is missing")
+                elif self.verify_hashes and sha256_file(path) != expected:
+                    problems.append(f"{rel} differs from the catalogue (SHA-256 mismatch)")
+            if problems:
+                shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+                raise SchemaBundleError(
+                    f"xdomea {entry.version} bundle in {self.schema_dir} is incomplete or altered: {shown}"
+                )
+            self._verified.add(entry.version)
+
+    # -- schemas -------------------------------------------------------------------------------------
+
+    def schema_for(self, version: str, element: str) -> CompiledSchema | None:
+        """The compiled schema that declares message ``element`` in ``version``, or None if none does."""
+        entry = self.version(version)
+        xsd = entry.entry_for(element)
+        if xsd is None:
+            return None
+        key = (version, xsd)
+        compiled = self._schemas.get(key)
+        if compiled is not None:
+            return compiled
+        with self._lock:
+            compiled = self._schemas.get(key)
+            if compiled is None:
+                compiled = self._compile(entry, xsd)
+                self._schemas[key] = compiled
+            return compiled
+
+    def _compile(self, entry: VersionEntry, xsd: str) -> CompiledSchema:
+        uri_map = read_xml_catalog(self.schema_dir / entry.catalog) if entry.catalog else {}
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        parser.resolvers.add(_CatalogResolver(uri_map))
+        path = self.schema_dir / xsd
+        try:
+            schema = etree.XMLSchema(etree.parse(str(path), parser))
+        except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
+            raise SchemaBundleError(f"cannot compile {xsd}: {exc}") from exc
+        return CompiledSchema(lxml_schema=schema, path=path, uri_map=uri_map)
+
+    # -- code lists ----------------------------------------------------------------------------------
+
+    def code_lists(self, version: str) -> CodeLists:
+        cached = self._code_lists.get(version)
+        if cached is not None:
+            return cached
+        entry = self.version(version)
+        with self._lock:
+            cached = self._code_lists.get(version)
+            if cached is None:
+                folder = self.schema_dir / entry.code_lists if entry.code_lists else None
+                cached = load_code_lists(folder)
+                self._code_lists[version] = cached
+            return cached
+
+
+_default: SchemaRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry(settings: Settings | None = None) -> SchemaRegistry:
+    """The process-wide registry for the process settings (tests may build their own)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                from gateway.config import get_settings
+
+                _default = SchemaRegistry.from_settings(settings or get_settings())
+    return _default
