@@ -1,0 +1,265 @@
+"""Content-addressed payload store: message bytes live in files named by their SHA-256, never in rows.
+
+A payload is written to a temporary file inside the store, hashed while it streams, fsynced and only
+then renamed to ``<root>/ab/cd/<sha256>``; the directory is fsynced too, so after ``put_stream`` returns
+the bytes survive a crash and a half-written file can never carry a valid name. Memory stays constant
+whatever the payload size. Because the name is the content, storing the same bytes twice is a no-op,
+and a database row can reference a payload by its hash alone.
+
+Garbage collection is the caller's job (only the database knows which payloads are referenced); the
+store offers ``stored()``, ``delete()`` and ``collect_garbage()`` with a grace period so that a payload
+written a moment ago, whose row is not committed yet, is never collected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+CHUNK_BYTES = 1024 * 1024
+"""How much is read from a file object at a time; bounds the memory a write needs."""
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_TMP_DIR = "tmp"
+
+
+class PayloadError(Exception):
+    """Base class of the store's errors."""
+
+
+class PayloadTooLarge(PayloadError):
+    """The stream exceeded the size limit; nothing was stored."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"payload exceeds the limit of {max_bytes} bytes; nothing was stored")
+        self.max_bytes = max_bytes
+
+
+class PayloadNotFound(PayloadError, LookupError):
+    """No payload with this hash is stored."""
+
+    def __init__(self, sha256: str) -> None:
+        super().__init__(f"no payload with SHA-256 {sha256} in the store")
+        self.sha256 = sha256
+
+
+class InvalidPayloadId(PayloadError, ValueError):
+    """A payload id must be 64 lowercase hex digits; anything else could escape the store directory."""
+
+    def __init__(self, sha256: str) -> None:
+        super().__init__(f"not a SHA-256 hex digest: {sha256!r}")
+        self.sha256 = sha256
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadRef:
+    """What a database row needs to find and check a payload."""
+
+    sha256: str
+    size: int
+
+
+def _check_id(sha256: str) -> str:
+    if not _SHA256_RE.fullmatch(sha256):
+        raise InvalidPayloadId(sha256)
+    return sha256
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """Anything with a binary ``read(size)``: open files, sockets' makefile(), request streams."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _chunks_of(source: Iterable[bytes] | Readable) -> Iterator[bytes]:
+    # A binary file is also an iterable (of lines), so the file check must come first.
+    if isinstance(source, Readable):
+        while chunk := source.read(CHUNK_BYTES):
+            yield chunk
+    else:
+        yield from source
+
+
+class PayloadStore:
+    """Payload files under one directory (normally ``<data_dir>/payloads``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / _TMP_DIR
+
+    def _ensure_dir(self, path: Path) -> None:
+        """Create ``path`` and missing parents below the root, owner-only, and make the new entries durable."""
+        missing: list[Path] = []
+        current = path
+        while not current.is_dir():
+            missing.append(current)
+            if current == current.parent:
+                break
+            current = current.parent
+        for directory in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                directory.mkdir(mode=DIR_MODE)
+            os.chmod(directory, DIR_MODE)
+            _fsync_dir(directory.parent)
+
+    def path_of(self, sha256: str) -> Path:
+        """Where the payload with this hash lives (whether or not it exists)."""
+        _check_id(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put_stream(self, source: Iterable[bytes] | Readable, max_bytes: int) -> PayloadRef:
+        """Store the bytes of ``source`` and return their reference; refuse more than ``max_bytes``.
+
+        ``source`` is a binary file object (read in chunks) or any iterable of ``bytes`` chunks, such as an
+        HTTP request body. On any failure, including the size limit, the temporary file is removed.
+        """
+        self._ensure_dir(self._tmp)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(prefix="put-", dir=self._tmp)  # created 0o600
+        tmp_path = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in _chunks_of(source):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PayloadTooLarge(max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            final = self.path_of(sha256)
+            self._ensure_dir(final.parent)
+            if self._refresh_existing(final, size):
+                tmp_path.unlink()
+            else:
+                os.replace(tmp_path, final)
+                _fsync_dir(final.parent)
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+        return PayloadRef(sha256=sha256, size=size)
+
+    @staticmethod
+    def _refresh_existing(final: Path, size: int) -> bool:
+        """True if the same content is already stored; its mtime is refreshed so that a concurrent
+        garbage collection honours the grace period for the new reference."""
+        try:
+            if final.stat().st_size != size:
+                return False  # damaged copy: replace it with the bytes just written
+            os.utime(final)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def put_bytes(self, data: bytes, max_bytes: int | None = None) -> PayloadRef:
+        """Store a small payload held in memory (receipts, test data)."""
+        return self.put_stream([data], len(data) if max_bytes is None else max_bytes)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_of(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        try:
+            return self.path_of(sha256).stat().st_size
+        except FileNotFoundError:
+            raise PayloadNotFound(sha256) from None
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open the payload for reading; the caller closes the file."""
+        try:
+            return self.path_of(sha256).open("rb")
+        except FileNotFoundError:
+            raise PayloadNotFound(sha256) from None
+
+    def iter_chunks(self, sha256: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The payload in chunks, for streaming responses."""
+        with self.open(sha256) as f:
+            while chunk := f.read(chunk_bytes):
+                yield chunk
+
+    def verify(self, sha256: str) -> bool:
+        """Re-hash the stored file: False means the bytes on disk no longer match their name."""
+        digest = hashlib.sha256()
+        for chunk in self.iter_chunks(sha256):
+            digest.update(chunk)
+        return digest.hexdigest() == sha256
+
+    def delete(self, sha256: str) -> bool:
+        """Remove one payload; True if it existed. Only for payloads no row references any more."""
+        path = self.path_of(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
+
+    def stored(self) -> Iterator[str]:
+        """The hashes of all stored payloads, in no particular order."""
+        if not self.root.is_dir():
+            return
+        for first in self.root.iterdir():
+            if len(first.name) != 2 or not first.is_dir():
+                continue
+            for second in first.iterdir():
+                if not second.is_dir():
+                    continue
+                for entry in second.iterdir():
+                    if _SHA256_RE.fullmatch(entry.name) and entry.name.startswith(first.name + second.name):
+                        yield entry.name
+
+    def collect_garbage(self, referenced: Container[str], grace_seconds: float, now: float | None = None) -> list[str]:
+        """Delete payloads that are not in ``referenced`` and were last written more than ``grace_seconds`` ago.
+
+        The grace period covers the window between ``put_stream`` returning and the referencing row being
+        committed. ``now`` is a ``time.time()`` value (tests pass their own).
+        """
+        cutoff = (time.time() if now is None else now) - grace_seconds
+        deleted: list[str] = []
+        for sha256 in list(self.stored()):
+            if sha256 in referenced:
+                continue
+            try:
+                if self.path_of(sha256).stat().st_mtime > cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            if self.delete(sha256):
+                deleted.append(sha256)
+        return deleted
+
+    def remove_stale_temp_files(self, grace_seconds: float, now: float | None = None) -> int:
+        """Remove temporary files left by a crash during a write; returns how many were removed."""
+        if not self._tmp.is_dir():
+            return 0
+        cutoff = (time.time() if now is None else now) - grace_seconds
+        removed = 0
+        for entry in self._tmp.iterdir():
+            try:
+                if entry.is_file() and entry.stat().st_mtime <= cutoff:
+                    entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
