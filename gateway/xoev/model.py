@@ -44,6 +44,9 @@ class Party:
     #: XÖV Behördenkennung: (prefix code, Kennung), e.g. ("psw", "16077000") for a Thuringian district.
     authority_prefix: str | None = None
     authority_id: str | None = None
+    #: 4.0.0 only: the directory the authority is registered in (``verzeichnisdienst`` code, e.g. "DVDV");
+    #: its ``kennung`` "psw:16077000" is split into ``authority_prefix`` and ``authority_id``.
+    directory: str | None = None
 
     @property
     def xoev_identifier(self) -> str | None:
@@ -64,6 +67,8 @@ class SendingSystem:
     product: str | None = None
     manufacturer: str | None = None
     version: str | None = None
+    #: ``InstanzID``: which installation of the product sent the message (4.0.0: in the nachrichtenkopf).
+    instance_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -80,6 +85,15 @@ class Kopf:
     import_confirmation_requested: bool | None = None
     #: 4.0.0 only: the UUID of this single message (nachrichtenUUID).
     message_uuid: str | None = None
+    #: Hinweis: free text for the receiver.
+    note: str | None = None
+    #: RueckmeldungArchivkennung (0503): the archive shall report its Archivkennung per object in 0506.
+    archive_id_requested: bool | None = None
+    #: 4.0.0 receipts: UUIDUrsprungsnachricht, the nachrichtenUUID of the message answered.
+    origin_message_uuid: str | None = None
+    #: 4.0.0: LfdNrNachrichtProTyp / GesamtanzahlNachrichtenProTyp (a process split over several messages).
+    sequence_number: int | None = None
+    sequence_total: int | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +102,10 @@ class Primaerdokument:
     original_filename: str | None = None
     created_at: datetime | None = None
     creator: str | None = None
+    #: 4.0.0: ZeitpunktLetzteAenderung and the declared Hash (Wert, Algorithmus code such as "SHA-256").
+    modified_at: datetime | None = None
+    hash_value: str | None = None
+    hash_algorithm: str | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +113,8 @@ class Format:
     name: Code
     version: str | None = None
     primary: Primaerdokument | None = None
+    #: SonstigerName: the format's name when the Dateiformat code list has no entry for it.
+    other_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -122,6 +142,10 @@ class RecordObject:
     document_type: str | None = None
     children: list[RecordObject] = field(default_factory=list)
     versions: list[DocumentVersion] = field(default_factory=list)
+    #: A Dokument that is an Anlage of its parent Dokument (Anlagen are children of kind DOKUMENT).
+    attachment: bool = False
+    #: 4.0.0 DokumentMitSchriftstueck: a logical Dokument whose children are its Schriftstuecke.
+    has_schriftstuecke: bool = False
 
     def walk(self) -> list[RecordObject]:
         """This object and all descendants, depth first, in document order."""
@@ -129,6 +153,22 @@ class RecordObject:
         for child in self.children:
             out.extend(child.walk())
         return out
+
+
+@dataclass(slots=True)
+class ObjectOutcome:
+    """A receipt's word on one object it answers for.
+
+    0502 BewertetesObjekt carries the archive's Aussonderungsart; 0402 AbgegebenesObjekt, 0506
+    AusgesondertesSGO (2.x: Rueckgabeparameter) carry success, error messages and the Archivkennung.
+    """
+
+    id: str
+    aussonderungsart: Code | None = None
+    success: bool | None = None
+    archive_id: str | None = None
+    errors: list[str] = field(default_factory=list)
+    error_codes: list[Code] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -145,6 +185,13 @@ class Message:
     objects: list[RecordObject] = field(default_factory=list)
     #: Receipts and answers: the ids of the objects they answer for, with per-object result where given.
     referenced_ids: list[str] = field(default_factory=list)
+    #: The per-object results of a receipt, in document order (same ids as ``referenced_ids``).
+    outcomes: list[ObjectOutcome] = field(default_factory=list)
+    #: Anschreiben: cover letters (Dokumente) sent along with the Schriftgutobjekte.
+    cover_letters: list[RecordObject] = field(default_factory=list)
+    #: Message-level ErfolgOderMisserfolg of an import receipt (2.x 0402/0506, 4.0.0 0402/0506/0514).
+    success: bool | None = None
+    errors: list[str] = field(default_factory=list)
 
     @property
     def code(self) -> str:
