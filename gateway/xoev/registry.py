@@ -26,7 +26,7 @@ from gateway.xoev.catalogue import (
     read_xml_catalog,
     sha256_file,
 )
-from gateway.xoev.codelists import CodeLists, load_code_lists
+from gateway.xoev.codelists import CodeList, CodeLists, load_code_lists
 
 
 class SchemaBundleError(Exception):
@@ -178,6 +178,22 @@ class SchemaRegistry:
                 cached = load_code_lists(folder)
                 self._code_lists[version] = cached
             return cached
+
+    def code_list(self, version: str, uri: str, list_version: str) -> CodeList | None:
+        """A code list by URI and list version: the message version's own bundle first, then any other.
+
+        Code lists are versioned independently of xdomea (Medium 1.0 is the same list in 3.0.0 and
+        4.0.0), so a list missing from one version's bundle may be checked with another's copy.
+        """
+        found = self.code_lists(version).get(uri, list_version)
+        if found is not None:
+            return found
+        for other in self.versions:
+            if other != version:
+                found = self.code_lists(other).get(uri, list_version)
+                if found is not None:
+                    return found
+        return None
 
 
 _default: SchemaRegistry | None = None

@@ -99,7 +99,7 @@ _RULES = [
     Rule("XGW-HDR-005", _W, "Placeholder text in the Kopf",
          "{party} still contains the template placeholder '{value}'.",
          "{party} enthält noch den Vorlagen-Platzhalter '{value}'."),
-    Rule("XGW-HDR-006", _E, "Nachrichtentyp name does not match its code",
+    Rule("XGW-HDR-006", _W, "Nachrichtentyp name does not match its code",
          "Nachrichtentyp code {code} is named '{name}' in the message but '{expected}' in the code list.",
          "Der Nachrichtentyp-Code {code} heißt in der Nachricht '{name}', in der Codeliste aber "
          "'{expected}'."),
@@ -163,6 +163,11 @@ _RULES = [
     Rule("XGW-CODE-002", _W, "Code list not available",
          "Code list {list_uri} version {list_version} is not in the schema bundle; values were not checked.",
          "Die Codeliste {list_uri} Version {list_version} fehlt im Schemapaket; Werte wurden nicht geprüft."),
+    Rule("XGW-CODE-003", _W, "Code not in a general XÖV code list",
+         "Code '{code}' is not in code list {list_uri} version {list_version} (a general XÖV list, not one of "
+         "xdomea's own; archives do not interpret it).",
+         "Der Code '{code}' ist nicht in der Codeliste {list_uri} Version {list_version} (eine allgemeine "
+         "XÖV-Liste, keine xdomea-eigene; Archive werten sie nicht aus)."),
     Rule("XGW-TREE-001", _E, "Records nested too deeply",
          "Akten, Vorgänge and Dokumente nest {depth} levels deep, more than the limit of {limit}.",
          "Akten, Vorgänge und Dokumente sind {depth} Ebenen tief verschachtelt, mehr als die Grenze von "

@@ -1,0 +1,195 @@
+"""xdomea rules beyond XML Schema: what a schema-valid message can still get wrong.
+
+Real messages are schema-valid and still wrong: the Kopf names another Nachrichtentyp than the message
+element (the toolkit's own templates do this), the ProzessID is not a UUID, a code is not in its list,
+the sender cannot be identified. Each check here is one rule of :mod:`gateway.xoev.rules` and returns
+findings. They run on the parsed tree with precomputed Clark names so that a valid message pays well
+under the XSD validation time again (see benchmarks/bench_validate.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lxml import etree
+
+from gateway.xoev.naming import UUID_RE
+from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.report import Finding, Location, finding
+from gateway.xoev.safe_xml import source_line
+
+RECORD_ELEMENTS = ("Akte", "Teilakte", "Vorgang", "Teilvorgang", "Dokument", "Anlage")
+_PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
+#: xdomea's own code lists; values outside them are errors. General XÖV lists (e.g. Erreichbarkeit,
+#: whose code '002' for '02' even the Landesarchiv Thüringen's own test messages use) only warn.
+XDOMEA_LIST_PREFIX = "urn:xoev-de:xdomea:codeliste:"
+_LIST_CODES = etree.XPath("//*[@listURI != '']")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The parts of the Kopf the rules need, found in the version's own layout."""
+
+    process_id: etree._Element | None
+    type_code: etree._Element | None
+    type_name: etree._Element | None
+    senders: list[etree._Element]
+    recipients: list[etree._Element]
+    sender_label: str
+    recipient_label: str
+
+
+def _q(ns: str, name: str) -> str:
+    return f"{{{ns}}}{name}"
+
+
+def find_header(root: etree._Element, ns: str, version: str) -> Header:
+    if version.startswith("4."):
+        kopf = root.find(_q(ns, "nachrichtenkopf"))
+        ident = kopf.find(_q(ns, "identifikation.nachricht")) if kopf is not None else None
+        typ = ident.find("nachrichtentyp") if ident is not None else None
+        return Header(
+            process_id=kopf.find(_q(ns, "ProzessID")) if kopf is not None else None,
+            type_code=typ.find("code") if typ is not None else None,
+            type_name=typ.find("name") if typ is not None else None,
+            senders=kopf.findall(_q(ns, "autor")) if kopf is not None else [],
+            recipients=kopf.findall(_q(ns, "leser")) if kopf is not None else [],
+            sender_label="autor",
+            recipient_label="leser",
+        )
+    kopf = root.find(_q(ns, "Kopf"))
+    typ = kopf.find(_q(ns, "Nachrichtentyp")) if kopf is not None else None
+    return Header(
+        process_id=kopf.find(_q(ns, "ProzessID")) if kopf is not None else None,
+        type_code=typ.find("code") if typ is not None else None,
+        type_name=typ.find("name") if typ is not None else None,
+        senders=kopf.findall(_q(ns, "Absender")) if kopf is not None else [],
+        recipients=kopf.findall(_q(ns, "Empfaenger")) if kopf is not None else [],
+        sender_label="Absender",
+        recipient_label="Empfaenger",
+    )
+
+
+def _loc(source: str | None, el: etree._Element | None) -> Location:
+    if el is None:
+        return Location(file=source)
+    return Location(file=source, line=source_line(el), xpath=el.getroottree().getpath(el))
+
+
+def _texts(el: etree._Element) -> Iterator[str]:
+    for text in el.itertext():
+        stripped = str(text).strip()
+        if stripped:
+            yield stripped
+
+
+def check_header(
+    header: Header, element: str, version: str, registry: SchemaRegistry, *, source: str | None
+) -> list[Finding]:
+    out: list[Finding] = []
+    code = element.rsplit(".", 1)[-1]
+    if header.type_code is not None:
+        declared = (header.type_code.text or "").strip()
+        if declared != code:
+            out.append(
+                finding(
+                    "XGW-HDR-001",
+                    _loc(source, header.type_code),
+                    declared=declared or "(empty)",
+                    element=element,
+                    expected=code,
+                )
+            )
+        elif header.type_name is not None and header.type_name.text:
+            typ = header.type_code.getparent()
+            uri = typ.get("listURI") if typ is not None else None
+            list_version = typ.get("listVersionID") if typ is not None else None
+            cl = registry.code_list(version, uri, list_version) if uri and list_version else None
+            expected_name = cl.codes.get(code) if cl else None
+            name = header.type_name.text.strip()
+            if expected_name and " ".join(expected_name.split()) != " ".join(name.split()):
+                out.append(
+                    finding("XGW-HDR-006", _loc(source, header.type_name), code=code, name=name, expected=expected_name)
+                )
+    if header.process_id is not None:
+        value = (header.process_id.text or "").strip()
+        if not UUID_RE.match(value):
+            out.append(finding("XGW-HDR-002", _loc(source, header.process_id), value=value))
+    for label, parties in ((header.sender_label, header.senders), (header.recipient_label, header.recipients)):
+        if not parties:
+            out.append(finding("XGW-HDR-003", Location(file=source), party=label))
+        for party in parties:
+            texts = list(_texts(party))
+            if not texts:
+                out.append(finding("XGW-HDR-004", _loc(source, party), party=label))
+                continue
+            placeholder = next((t for t in texts if _PLACEHOLDER.match(t)), None)
+            if placeholder is not None:
+                out.append(finding("XGW-HDR-005", _loc(source, party), party=label, value=placeholder))
+    return out
+
+
+def check_codes(
+    tree: etree._ElementTree, version: str, registry: SchemaRegistry, *, source: str | None
+) -> list[Finding]:
+    out: list[Finding] = []
+    missing: set[tuple[str, str]] = set()
+    found = _LIST_CODES(tree)
+    for el in found if isinstance(found, list) else []:
+        if not isinstance(el, etree._Element):
+            continue
+        uri = el.get("listURI") or ""
+        list_version = el.get("listVersionID") or ""
+        code_el = el.find("code")
+        if code_el is None or not list_version:
+            continue
+        code = (code_el.text or "").strip()
+        cl = registry.code_list(version, uri, list_version)
+        if cl is None:
+            if (uri, list_version) not in missing:
+                missing.add((uri, list_version))
+                out.append(finding("XGW-CODE-002", _loc(source, el), list_uri=uri, list_version=list_version))
+            continue
+        if code not in cl.codes:
+            rule = "XGW-CODE-001" if uri.startswith(XDOMEA_LIST_PREFIX) else "XGW-CODE-003"
+            out.append(finding(rule, _loc(source, code_el), code=code, list_uri=uri, list_version=list_version))
+    return out
+
+
+def check_records(root: etree._Element, ns: str, max_depth: int, *, source: str | None) -> list[Finding]:
+    """Nesting depth of Schriftgutobjekte and uniqueness of their identifiers."""
+    tags = {_q(ns, n) for n in RECORD_ELEMENTS}
+    id_tags = (_q(ns, "ID"), _q(ns, "xdomeaUUID"))
+    ident_tag = _q(ns, "Identifikation")
+    depth: dict[etree._Element, int] = {}
+    deepest: tuple[int, etree._Element | None] = (0, None)
+    seen_ids: dict[str, etree._Element] = {}
+    out: list[Finding] = []
+    for el in root.iter(*tags):
+        parent = el.getparent()
+        level = 1
+        while parent is not None:
+            if parent in depth:
+                level = depth[parent] + 1
+                break
+            parent = parent.getparent()
+        depth[el] = level
+        if level > deepest[0]:
+            deepest = (level, el)
+        ident = el.find(ident_tag)
+        if ident is None:
+            continue
+        for id_tag in id_tags:
+            id_el = ident.find(id_tag)
+            if id_el is not None and id_el.text and id_el.text.strip():
+                value = id_el.text.strip()
+                if value in seen_ids:
+                    out.append(finding("XGW-TREE-002", _loc(source, id_el), value=value))
+                else:
+                    seen_ids[value] = id_el
+                break
+    if deepest[0] > max_depth:
+        out.append(finding("XGW-TREE-001", _loc(source, deepest[1]), depth=deepest[0], limit=max_depth))
+    return out
