@@ -142,7 +142,7 @@ class RecordObject:
     document_type: str | None = None
     children: list[RecordObject] = field(default_factory=list)
     versions: list[DocumentVersion] = field(default_factory=list)
-    #: A Dokument that is an Anlage of its parent Dokument (Anlagen are children of kind DOKUMENT).
+    #: An Anlage: of its parent Dokument (then a child of kind DOKUMENT), or of a 0201 Geschaeftsgang message.
     attachment: bool = False
     #: 4.0.0 DokumentMitSchriftstueck: a logical Dokument whose children are its Schriftstuecke.
     has_schriftstuecke: bool = False
