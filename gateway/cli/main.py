@@ -5,12 +5,16 @@ from __future__ import annotations
 import click
 
 from gateway import __version__
+from gateway.cli.validate import validate_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xgw")
 def cli() -> None:
     """xoev-gateway: validate, sign and transport XÖV (xdomea) messages."""
+
+
+cli.add_command(validate_command)
 
 
 def main() -> None:

@@ -1,0 +1,127 @@
+"""``xgw validate``: validate message files, packages and directories of them, on all cores.
+
+Exit codes are part of the interface (scripts and CI jobs of the authorities depend on them): 0 when every
+message is valid, 1 when any is invalid, 2 for a usage or setup error such as a missing schema bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.config import Settings, get_settings
+from gateway.xoev.registry import SchemaBundleError, SchemaRegistry
+from gateway.xoev.validate import Validator
+
+MESSAGE_SUFFIXES = (".xml", ".zip", ".xdomea")
+
+_worker_validator: Validator | None = None
+
+
+def collect_inputs(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; directories searched recursively for .xml, .zip and .xdomea, in a stable order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in MESSAGE_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ]
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    return out
+
+
+def _init_worker(settings_json: str) -> None:
+    global _worker_validator
+    _worker_validator = Validator(settings=Settings.model_validate_json(settings_json))
+
+
+def _validate_one(path: str) -> dict[str, Any]:
+    assert _worker_validator is not None
+    return _worker_validator.validate_path(Path(path)).report.to_json()
+
+
+def _run_parallel(inputs: list[Path], settings: Settings, jobs: int) -> Iterator[dict[str, Any]]:
+    chunk = max(1, min(64, len(inputs) // (jobs * 8) or 1))
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(settings.model_dump_json(),),
+    ) as pool:
+        yield from pool.map(_validate_one, [str(p) for p in inputs], chunksize=chunk)
+
+
+def _text(report: dict[str, Any]) -> str:
+    meta = ", ".join(
+        f"{label} {report[key]}"
+        for label, key in (("xdomea", "version"), ("type", "message_type"), ("ProzessID", "process_id"))
+        if report.get(key)
+    )
+    lines = [f"{'VALID' if report['valid'] else 'INVALID'}  {report['path']}" + (f"  ({meta})" if meta else "")]
+    for severity, items in (("ERROR", report["errors"]), ("WARNING", report["warnings"])):
+        for item in items:
+            loc = item["location"]
+            where = " ".join(
+                str(part)
+                for part in (
+                    f"[{loc['entry']}]" if loc.get("entry") else None,
+                    f"line {loc['line']}" if loc.get("line") else None,
+                    loc.get("xpath"),
+                )
+                if part
+            )
+            lines.append(f"  {severity:7} {item['rule']}  {where or '-'}: {item['message']}")
+    return "\n".join(lines)
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list with one report per input.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=0), default=None, help="Parallel processes (default: one per core)."
+)
+def validate_command(paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> None:
+    """Validate xdomea messages: XML files, ZIP packages, or directories of them (recursively)."""
+    settings = get_settings()
+    try:
+        registry = SchemaRegistry.from_settings(settings)
+    except SchemaBundleError as exc:
+        click.echo(f"xgw: {exc}", err=True)
+        sys.exit(2)
+    inputs = collect_inputs(paths)
+    if not inputs:
+        click.echo("xgw: no message files (.xml, .zip, .xdomea) found in the given paths", err=True)
+        sys.exit(2)
+    jobs = jobs or settings.workers or os.cpu_count() or 1
+    jobs = min(jobs, len(inputs))
+    if jobs > 1:
+        results: Iterator[dict[str, Any]] = _run_parallel(inputs, settings, jobs)
+    else:
+        validator = Validator(registry, settings)
+        results = (validator.validate_path(p).report.to_json() for p in inputs)
+    reports: list[dict[str, Any]] = []
+    for report in results:
+        reports.append(report)
+        if not as_json:
+            click.echo(_text(report))
+    invalid = sum(1 for r in reports if not r["valid"])
+    if as_json:
+        click.echo(json.dumps(reports, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{len(reports)} checked: {len(reports) - invalid} valid, {invalid} invalid", err=True)
+    sys.exit(1 if invalid else 0)
