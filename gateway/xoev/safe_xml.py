@@ -9,6 +9,7 @@ carrying the :class:`~gateway.xoev.report.Finding` that explains it.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 
@@ -53,6 +54,22 @@ def _depth_probe(limit: int) -> etree.XPath:
 
 
 _COUNT = etree.XPath("count(//*)")
+#: A DOCTYPE can only stand in the prolog: after the XML declaration, comments, PIs and white space.
+_PROLOG_DOCTYPE = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE", re.DOTALL)
+
+
+def has_doctype(data: bytes) -> bool:
+    """True when the document declares a DTD; checked before libxml2 sees it, so no DTD is ever read."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = data[: 1 << 20]
+        try:
+            text = head.decode("utf-16")
+        except UnicodeDecodeError:
+            text = head[: len(head) // 2 * 2].decode("utf-16", errors="replace")
+        return _PROLOG_DOCTYPE.match(text.lstrip("\ufeff").encode("utf-8")) is not None
+    return _PROLOG_DOCTYPE.match(data) is not None
+
+
 _TEXT_LENGTHS = etree.XPath("//text()[string-length(.) > $limit]")
 
 
@@ -88,6 +105,8 @@ def parse_xml(data: bytes, limits: Limits, *, source: str | None = None) -> etre
         raise XmlRejected(finding("XGW-IN-002", loc))
     if len(data) > limits.max_xml_bytes:
         raise XmlRejected(finding("XGW-IN-003", loc, size=len(data), limit=limits.max_xml_bytes))
+    if has_doctype(data):
+        raise XmlRejected(finding("XGW-XML-002", Location(file=source, line=1)))
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:

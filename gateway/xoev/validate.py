@@ -18,7 +18,7 @@ from gateway.xoev import checks
 from gateway.xoev.catalogue import NAMESPACE_PREFIX
 from gateway.xoev.naming import check_name
 from gateway.xoev.registry import SchemaBundleError, SchemaRegistry, default_registry
-from gateway.xoev.report import Location, Report, finding
+from gateway.xoev.report import Location, Report, Severity, finding
 from gateway.xoev.safe_xml import XmlRejected, parse_xml
 from gateway.xoev.xsd import validate_xsd
 
@@ -78,10 +78,17 @@ class Validator:
         header = checks.find_header(root, ns, version)
         if header.process_id is not None and header.process_id.text:
             report.process_id = header.process_id.text.strip()
-        report.extend(validate_xsd(tree, compiled, source=source))
-        report.extend(checks.check_header(header, element, version, self.registry, source=source))
-        report.extend(checks.check_codes(tree, version, self.registry, source=source))
-        report.extend(checks.check_records(root, ns, self.limits.max_record_depth, source=source))
+        schema_findings = validate_xsd(tree, compiled, source=source)
+        report.extend(schema_findings)
+        rule_findings = [
+            *checks.check_header(header, element, version, self.registry, source=source),
+            *checks.check_codes(tree, version, self.registry, source=source),
+            *checks.check_records(root, ns, self.limits.max_record_depth, source=source),
+        ]
+        # One finding per place: where the schema already refused a value (a ProzessID pattern, an
+        # enumerated code), a second error from our own rule would only repeat it.
+        refused = {f.location.xpath for f in schema_findings if f.location.xpath}
+        report.extend([f for f in rule_findings if f.severity is Severity.WARNING or f.location.xpath not in refused])
         return report
 
     # -- XML bytes -----------------------------------------------------------------------------------
