@@ -1,0 +1,125 @@
+"""Database engines and sessions: SQLite (one file, WAL) embedded by default, PostgreSQL by URL.
+
+SQLite is tuned for several processes sharing one file: WAL lets readers run beside the writer,
+``busy_timeout`` makes a writer wait for the lock instead of failing, ``synchronous=FULL`` makes a commit
+durable before it returns (a receipt must never be sent for a row a power cut can undo), and foreign
+keys are switched on (SQLite leaves them off). The driver keeps its default transaction handling, which
+starts a transaction at the first write; a reader therefore never holds a stale snapshot that would make
+its later write fail. Code that must read and write under the write lock asks for
+``BEGIN IMMEDIATE`` through :data:`SQLITE_BEGIN` (see :func:`write_session`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from gateway.config import Settings
+
+SQLITE_BEGIN = "xgw_sqlite_begin"
+"""Connection execution option: ``"IMMEDIATE"`` starts SQLite transactions with ``BEGIN IMMEDIATE``."""
+
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+DB_FILE_NAME = "gateway.db"
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL, or an SQLite file in the data directory."""
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{(settings.data_dir / DB_FILE_NAME).resolve()}"
+
+
+def normalise_url(url: str | sa.URL) -> sa.URL:
+    """Accept the usual spellings of a PostgreSQL URL and route them to psycopg 3 (the installed driver)."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine(url: str | sa.URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, echo: bool = False) -> Engine:
+    """An engine for ``url`` with the settings this gateway relies on (see the module docstring)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, busy_timeout_ms=busy_timeout_ms, echo=echo)
+    return sa.create_engine(parsed, pool_pre_ping=True, echo=echo)
+
+
+def _sqlite_engine(url: sa.URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
+    database = url.database
+    in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
+    if not in_memory and database:
+        _create_private_file(Path(database))
+    engine = sa.create_engine(url, echo=echo)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file owner-only before SQLite does (it copies the mode to -wal and -shm)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def make_session(engine: Engine) -> Session:
+    """A session whose objects stay readable after commit (workers keep using a message they committed)."""
+    return Session(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: committed when the block ends normally, rolled back when it raises."""
+    with make_session(engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """Like :func:`session_scope`, but on SQLite the transaction takes the write lock at its first statement.
+
+    Use it when a transaction reads and then writes based on what it read; on PostgreSQL it is an
+    ordinary session (use row locks there).
+    """
+    with make_session(engine) as session:
+        session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,219 @@
+"""The gateway's tables: messages and their history, participants, credentials, delivery attempts.
+
+Message bytes are never stored here, only their hash and a reference into the payload store
+(:mod:`gateway.store.payloads`). Participants are referenced from messages by their XÖV identifier
+(e.g. ``psw:16077000``) rather than by a foreign key, so that a message's record keeps saying who sent
+it even after the directory entry was changed or removed.
+
+Enumerations are stored as their values in VARCHAR columns (see :func:`gateway.store.types.str_enum`):
+adding a state is a code change, not a migration. Every schema change needs an Alembic migration in
+``gateway/store/migrations/versions``; ``tests/store/test_migrations.py`` fails when they drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from gateway.store.types import UTCDateTime, json_type, str_enum, utcnow
+
+# Deterministic constraint names, so that migrations (and SQLite batch migrations) can address them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+XOEV_ID_LENGTH = 128
+"""XÖV identifiers are prefix + Behördenkennung (``psw:16077000``); 128 leaves room for long prefixes."""
+WORKER_ID_LENGTH = 128
+SHA256_HEX_LENGTH = 64
+
+# SQLite only auto-numbers a column declared exactly ``INTEGER PRIMARY KEY``; PostgreSQL gets 64 bits.
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Direction(enum.StrEnum):
+    """Seen from this gateway: ``out`` was submitted by one of our participants, ``in`` arrived for one."""
+
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class MessageState(enum.StrEnum):
+    """Where a message is in its lifecycle (issue 3); the pipeline decides which transitions are allowed.
+
+    Outbound: received -> validated -> signed -> queued -> sent -> acknowledged | failed | dead_lettered.
+    Inbound: received -> verified -> validated -> delivered -> confirmed.
+    """
+
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    VALIDATED = "validated"
+    SIGNED = "signed"
+    QUEUED = "queued"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    DELIVERED = "delivered"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+    CANCELLED = "cancelled"
+
+
+class RouteKind(enum.StrEnum):
+    MAILBOX = "mailbox"  # the participant fetches its messages from a mailbox on this gateway
+    XTA = "xta"  # messages are pushed to a remote XTA 2 endpoint
+
+
+class SignaturePolicy(enum.StrEnum):
+    """What inbound messages from a participant must carry."""
+
+    REQUIRE = "require"  # unsigned messages are refused
+    ACCEPT = "accept"  # signatures are verified when present, unsigned messages pass
+    REJECT = "reject"  # the participant must not sign (e.g. a system that cannot)
+
+
+class CertificateUsage(enum.StrEnum):
+    SIGNING = "signing"
+    ENCRYPTION = "encryption"
+    TLS = "tls"
+
+
+class DeliveryOutcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # transient: the pipeline may retry
+    REJECTED = "rejected"  # the peer refused the message: retrying will not help
+
+
+class Message(SQLModel, table=True):
+    """One xdomea message passing through the gateway, in one direction.
+
+    ``sha256`` and ``size`` describe the bytes as they were received and never change. ``payload_ref``
+    names the payload that is delivered; it starts equal to ``sha256`` and changes when a step (such as
+    signing) produces new bytes. ``content_hash`` is the pipeline's idempotency key for the content; the
+    identity (direction, sender, ProzessID, Nachrichtentyp) is unique, so a resubmission finds its twin.
+
+    A worker owns a message while ``lease_owner`` is set and ``lease_expires_at`` is in the future;
+    a message is due for work once ``next_attempt_at`` has passed (see :mod:`gateway.store.queue`).
+    """
+
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.Index("ix_message_queue", "state", "next_attempt_at"),
+        sa.Index("ix_message_sender_created", "sender_id", "created_at"),
+        sa.Index("ix_message_recipient_created", "recipient_id", "created_at"),
+        sa.Index(
+            "uq_message_identity",
+            "direction",
+            "sender_id",
+            "process_id",
+            "message_type",
+            unique=True,
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    direction: Direction = Field(sa_type=str_enum(Direction, length=8))
+    process_id: str = Field(max_length=64, index=True, description="xdomea ProzessID of the Kopf.")
+    message_type: str = Field(max_length=4, description="Nachrichtentyp code, e.g. 0501.")
+    xdomea_version: str = Field(max_length=16, description="e.g. 3.0.0")
+    sender_id: str = Field(max_length=XOEV_ID_LENGTH)
+    recipient_id: str = Field(max_length=XOEV_ID_LENGTH)
+    state: MessageState = Field(sa_type=str_enum(MessageState))
+    size: int = Field(sa_type=sa.BigInteger)
+    sha256: str = Field(max_length=SHA256_HEX_LENGTH, index=True)
+    payload_ref: str = Field(max_length=SHA256_HEX_LENGTH, index=True)
+    content_hash: str = Field(max_length=SHA256_HEX_LENGTH)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=WORKER_ID_LENGTH)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MessageEvent(SQLModel, table=True):
+    """One entry of a message's history: every state change, and leases lost, with who and why."""
+
+    __tablename__ = "message_event"
+    __table_args__ = (sa.Index("ix_message_event_message", "message_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    message_id: uuid.UUID = Field(foreign_key="message.id", ondelete="CASCADE")
+    from_state: MessageState | None = Field(default=None, sa_type=str_enum(MessageState))
+    to_state: MessageState = Field(sa_type=str_enum(MessageState))
+    actor: str = Field(max_length=WORKER_ID_LENGTH, description="Worker id, token name or 'api'.")
+    reason: str = Field(sa_type=sa.Text)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Participant(SQLModel, table=True):
+    """An entry of the participant directory: an authority or system with an XÖV identifier."""
+
+    __tablename__ = "participant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    xoev_id: str = Field(max_length=XOEV_ID_LENGTH, unique=True)
+    display_name: str = Field(max_length=256)
+    accepted_versions: list[str] = Field(default_factory=list, sa_type=json_type())
+    route_kind: RouteKind = Field(sa_type=str_enum(RouteKind, length=16))
+    endpoint_url: str | None = Field(default=None, max_length=2048, description="XTA endpoint for route xta.")
+    signature_policy: SignaturePolicy = Field(
+        default=SignaturePolicy.REQUIRE, sa_type=str_enum(SignaturePolicy, length=16)
+    )
+    adapter_config: dict[str, Any] = Field(default_factory=dict, sa_type=json_type())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Certificate(SQLModel, table=True):
+    """A participant's pinned certificate; the fingerprint is unique so that a signer names one participant."""
+
+    __tablename__ = "certificate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", ondelete="CASCADE", index=True)
+    pem: str = Field(sa_type=sa.Text)
+    fingerprint_sha256: str = Field(max_length=SHA256_HEX_LENGTH, unique=True)
+    not_before: datetime = Field(sa_type=UTCDateTime)
+    not_after: datetime = Field(sa_type=UTCDateTime)
+    usage: CertificateUsage = Field(sa_type=str_enum(CertificateUsage, length=16))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token bound to a participant; only the SHA-256 of the (random, high-entropy) token is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=128, description="Label shown in listings; never the token itself.")
+    token_hash: str = Field(max_length=SHA256_HEX_LENGTH, unique=True)
+    scopes: list[str] = Field(default_factory=list, sa_type=json_type())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try to hand a message to its next hop (XTA peer, mailbox or DMS adapter)."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    message_id: uuid.UUID = Field(foreign_key="message.id", ondelete="CASCADE", index=True)
+    peer: str = Field(max_length=2048, description="XÖV identifier or endpoint the message went to.")
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: DeliveryOutcome | None = Field(default=None, sa_type=str_enum(DeliveryOutcome, length=16))
+    error: str | None = Field(default=None, sa_type=sa.Text)
