@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("var"), description="Where the gateway keeps its database, payloads and caches.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data directory.")
+    schema_cache_dir: Path | None = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xoev-gateway",
+        description="Cache of compiled detailed-report schemas shared by processes; empty to disable.",
+    )
     verify_schema_hashes: bool = Field(
         True, description="Refuse schema bundles whose files differ from the catalogue's SHA-256."
     )

@@ -53,8 +53,8 @@ def _no_remote_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(schema_dir=SHARED)
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(schema_dir=SHARED, schema_cache_dir=tmp_path_factory.mktemp("schema-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,11 @@ file is refused with a message naming it rather than producing odd validation re
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,27 +61,80 @@ class CompiledSchema:
     lxml_schema: etree.XMLSchema
     path: Path
     uri_map: dict[str, Path]
+    #: where the xmlschema form is cached between processes (None: no cache), and the cache key
+    cache_file: Path | None = None
     _xmlschema: xmlschema.XMLSchema10 | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def detailed(self) -> xmlschema.XMLSchema10:
-        """The xmlschema form, compiled on first use only (it is 50x slower to build than libxml2's)."""
+        """The xmlschema form, built on first use only: it takes 0.3-0.5 s against libxml2's 10 ms.
+
+        A pickled copy in the cache directory loads in about a tenth of that, so a second process (a
+        CLI run, a worker restart) does not pay the full build again. The key covers the catalogue
+        hashes of the bundle and the xmlschema version, so a changed bundle never meets a stale cache.
+        """
         with self.lock:
             if self._xmlschema is None:
-                self._xmlschema = xmlschema.XMLSchema10(
-                    str(self.path),
-                    uri_mapper={k: str(v) for k, v in self.uri_map.items()},
-                    allow="local",
-                    defuse="always",
-                )
+                self._xmlschema = _load_cached(self.cache_file) or self._build()
             return self._xmlschema
+
+    def _build(self) -> xmlschema.XMLSchema10:
+        schema = xmlschema.XMLSchema10(
+            str(self.path),
+            uri_mapper={k: str(v) for k, v in self.uri_map.items()},
+            allow="local",
+            defuse="always",
+        )
+        if self.cache_file is not None:
+            _store_cached(self.cache_file, schema)
+        return schema
+
+
+def _load_cached(path: Path | None) -> xmlschema.XMLSchema10 | None:
+    """Unpickle only a file this user owns and nobody else can write; anything odd means rebuild."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return None
+        with path.open("rb") as fh:
+            schema = pickle.load(fh)  # noqa: S301 - our own cache file, owner-checked above
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+    return schema if isinstance(schema, xmlschema.XMLSchema10) else None
+
+
+def _store_cached(path: Path, schema: xmlschema.XMLSchema10) -> None:
+    """Write atomically (temp file, rename); a cache that cannot be written is simply not used."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(schema, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except (OSError, pickle.PicklingError, RecursionError, TypeError, AttributeError):
+        return
 
 
 class SchemaRegistry:
     """All supported versions of one schema bundle directory."""
 
-    def __init__(self, schema_dir: Path, catalogue: Catalogue, *, verify_hashes: bool = True) -> None:
+    def __init__(
+        self,
+        schema_dir: Path,
+        catalogue: Catalogue,
+        *,
+        verify_hashes: bool = True,
+        cache_dir: Path | None = None,
+    ) -> None:
         self.schema_dir = schema_dir
+        self.cache_dir = cache_dir
         self.catalogue = catalogue
         self.verify_hashes = verify_hashes
         self._lock = threading.RLock()
@@ -96,7 +154,12 @@ class SchemaRegistry:
             catalogue = load_catalogue(settings.catalogue_file)
         except CatalogueError as exc:
             raise SchemaBundleError(str(exc)) from exc
-        return cls(schema_dir, catalogue, verify_hashes=settings.verify_schema_hashes)
+        return cls(
+            schema_dir,
+            catalogue,
+            verify_hashes=settings.verify_schema_hashes,
+            cache_dir=settings.schema_cache_dir,
+        )
 
     # -- versions ------------------------------------------------------------------------------------
 
@@ -162,7 +225,17 @@ class SchemaRegistry:
             schema = etree.XMLSchema(etree.parse(str(path), parser))
         except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
             raise SchemaBundleError(f"cannot compile {xsd}: {exc}") from exc
-        return CompiledSchema(lxml_schema=schema, path=path, uri_map=uri_map)
+        return CompiledSchema(lxml_schema=schema, path=path, uri_map=uri_map, cache_file=self._cache_file(entry, xsd))
+
+    def _cache_file(self, entry: VersionEntry, xsd: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha256(str(self.schema_dir.resolve()).encode())
+        for rel, digest in sorted(entry.files.items()):
+            key.update(f"{rel}={digest};".encode())
+        key.update(f"xmlschema={xmlschema.__version__};".encode())
+        name = f"{entry.version}-{Path(xsd).stem}-{key.hexdigest()[:24]}.pickle"
+        return self.cache_dir / name
 
     # -- code lists ----------------------------------------------------------------------------------
 
@@ -189,10 +262,14 @@ class SchemaRegistry:
         if found is not None:
             return found
         for other in self.versions:
-            if other != version:
+            if other == version:
+                continue
+            try:
                 found = self.code_lists(other).get(uri, list_version)
-                if found is not None:
-                    return found
+            except SchemaBundleError:
+                continue  # a damaged bundle of another version must not break this one
+            if found is not None:
+                return found
         return None
 
 
