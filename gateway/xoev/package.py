@@ -47,7 +47,9 @@ MAX_SEGMENT_BYTES = 255
 MAX_FINDINGS_PER_RULE = 100
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 _COPY_CHUNK = 1024 * 1024
+_STREAM_BUFFER = 64 * 1024
 
 
 class PackageError(Exception):
@@ -196,6 +198,8 @@ def _decode_name(rec: zipcheck.CentralRecord) -> tuple[str, str | None]:
 
 def printable(name: str, limit: int = 200) -> str:
     """An entry name fit for a report: control characters escaped, very long names shortened."""
+    if len(name) <= limit and name.isprintable():
+        return name
     shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name[:limit])
     return shown + ("…" if len(name) > limit else "")
 
@@ -204,7 +208,7 @@ def unsafe_name_reason(name: str) -> str | None:
     """Why extracting an entry of this name could write outside the target or be misread, or None."""
     if not name:
         return "it is empty"
-    if any(unicodedata.category(c) == "Cc" for c in name):
+    if _CONTROL.search(name):
         return "it contains control characters"
     if "\\" in name:
         return "it contains a backslash (a path separator on Windows)"
@@ -425,7 +429,7 @@ def open_entry(scan: PackageScan, name: str, max_bytes: int) -> Iterator[BinaryI
             method=entry.method,
             error=corrupt,
         )
-        with BufferedReader(raw, buffer_size=_COPY_CHUNK) as stream:
+        with BufferedReader(raw, buffer_size=_STREAM_BUFFER) as stream:
             yield stream
 
 
