@@ -6,6 +6,24 @@ Everything built passes the gateway's validator before it is returned, or :class
 """
 
 from gateway.xoev.build.common import BUILD_VERSIONS, BuildError
-from gateway.xoev.build.messages import build_message, buildable_elements, serialize
+from gateway.xoev.build.messages import BuiltMessage, build, build_message, buildable_elements, serialize
+from gateway.xoev.build.naming import message_stem
+from gateway.xoev.build.package import BuiltPackage, ChunkSource, write_package
+from gateway.xoev.build.receipts import REPLIES, build_receipt, reply_message
 
-__all__ = ["BUILD_VERSIONS", "BuildError", "build_message", "buildable_elements", "serialize"]
+__all__ = [
+    "BUILD_VERSIONS",
+    "REPLIES",
+    "BuildError",
+    "BuiltMessage",
+    "BuiltPackage",
+    "ChunkSource",
+    "build",
+    "build_message",
+    "build_receipt",
+    "buildable_elements",
+    "message_stem",
+    "reply_message",
+    "serialize",
+    "write_package",
+]

@@ -16,6 +16,7 @@ from lxml import etree
 
 from gateway.xoev.build.check import ensure_valid
 from gateway.xoev.build.common import BuildError, Writer, now_utc
+from gateway.xoev.build.naming import message_stem
 from gateway.xoev.model import Message, ObjectOutcome
 from gateway.xoev.registry import SchemaRegistry, default_registry
 
@@ -128,6 +129,27 @@ def build_message(
     if validate:
         ensure_valid(tree, registry, name=name)
     return tree
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltMessage:
+    """A validated message: its model, its tree and the file name the naming rule gives it."""
+
+    message: Message
+    tree: etree._ElementTree
+
+    @property
+    def stem(self) -> str:
+        return message_stem(self.message)
+
+    def to_bytes(self) -> bytes:
+        return serialize(self.tree)
+
+
+def build(msg: Message, *, registry: SchemaRegistry | None = None) -> BuiltMessage:
+    """Build ``msg`` and check it under the file name the naming rule gives it."""
+    tree = build_message(msg, registry=registry, name=message_stem(msg) + ".xml")
+    return BuiltMessage(msg, tree)
 
 
 def serialize(tree: etree._ElementTree, *, pretty: bool = True) -> bytes:
