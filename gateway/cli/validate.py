@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from gateway.config import Settings, get_settings
+from gateway.config import Settings
 from gateway.xoev.registry import SchemaBundleError, SchemaRegistry
 from gateway.xoev.validate import Validator
 
@@ -97,7 +97,7 @@ def _text(report: dict[str, Any]) -> str:
 )
 def validate_command(paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> None:
     """Validate xdomea messages: XML files, ZIP packages, or directories of them (recursively)."""
-    settings = get_settings()
+    settings = Settings()  # read afresh: a CLI call must see the environment it was started with
     try:
         registry = SchemaRegistry.from_settings(settings)
     except SchemaBundleError as exc:
