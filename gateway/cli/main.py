@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gateway import __version__
+from gateway.cli.schemas import rules_command, schemas_group
 from gateway.cli.validate import validate_command
 
 
@@ -15,6 +16,8 @@ def cli() -> None:
 
 
 cli.add_command(validate_command)
+cli.add_command(schemas_group)
+cli.add_command(rules_command)
 
 
 def main() -> None:
