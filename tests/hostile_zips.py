@@ -393,6 +393,8 @@ CASES: dict[str, Case] = {
     "truncated-central-directory": _case(_cut_in_central_directory, "XGW-ZIP-001"),
     "central-directory-count-lie": _case(_central_directory_claims_more, "XGW-ZIP-001"),
     "prepended-data": _case(_prepended, "XGW-ZIP-001"),
+    "appended-data": _case(lambda p: write(p, build([deflated(MESSAGE, _XML)]) + b"trailing bytes"), "XGW-ZIP-001"),
+    "comment-length-lie": _case(lambda p: write(p, build([deflated(MESSAGE, _XML)], comment=b"x")[:-1]), "XGW-ZIP-001"),
     "garbage": _case(lambda p: write(p, bytes(range(256)) * 64), "XGW-ZIP-001"),
     "xml-not-zip": _case(lambda p: write(p, _XML), "XGW-ZIP-001"),
     "tiny": _case(lambda p: write(p, b"PK\x05\x06"), "XGW-ZIP-001"),

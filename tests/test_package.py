@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
+import subprocess
 import tracemalloc
 import unicodedata
 import zipfile
@@ -109,7 +111,16 @@ def test_cp437_name_without_utf8_flag_is_accepted(tmp_path: Path) -> None:
 
 def test_utf8_name_with_flag_is_accepted(tmp_path: Path) -> None:
     path = honest(tmp_path, stored("Prüfbericht.pdf", b"%PDF", flags=0x800))
-    assert scan_package(path, Limits()).findings == []
+    scan = scan_package(path, Limits())
+    assert scan.findings == []
+    assert scan.files[-1].name == "Prüfbericht.pdf"
+
+
+def test_utf8_name_without_flag_as_info_zip_writes_it(tmp_path: Path) -> None:
+    path = honest(tmp_path, stored("Prüfbericht.pdf".encode(), b"%PDF"))
+    scan = scan_package(path, Limits())
+    assert scan.findings == []
+    assert scan.files[-1].name == "Prüfbericht.pdf"
 
 
 def test_directories_are_allowed_but_not_files(tmp_path: Path) -> None:
@@ -446,3 +457,34 @@ def test_bare_name_matching_two_folders_is_not_guessed(tmp_path: Path) -> None:
 def test_names_are_case_sensitive(tmp_path: Path) -> None:
     scan = _package(tmp_path, "A.pdf")
     assert rules(check_references(scan, MESSAGE, ["a.pdf"])) == ["XGW-ZIP-009", "XGW-ZIP-011"]
+
+
+# --- archives written by real tools ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="Info-ZIP zip is not installed")
+@pytest.mark.parametrize(
+    "options", [[], ["-fz"], ["-0"], ["-fd"], ["-z"]], ids=["plain", "zip64", "stored", "descriptor", "comment"]
+)
+def test_info_zip_archives_pass(tmp_path: Path, options: list[str]) -> None:
+    src = tmp_path / "src"
+    (src / "docs").mkdir(parents=True)
+    (src / MESSAGE).write_bytes(XML)
+    (src / "docs" / "Über sicht.pdf").write_bytes(b"%PDF-1.7\n" * 500)
+    (src / "docs" / "scan.tif").write_bytes(os.urandom(3000))
+    target = tmp_path / PACKAGE
+    cmd = ["zip", "-r", "-q", "-X" if options == ["-fd"] else "-y", *[o for o in options if o != "-fd"]]
+    if options == ["-fd"]:  # streamed into a pipe: zip cannot seek back, so entries carry data descriptors
+        piped = subprocess.run([*cmd, "-", MESSAGE, "docs"], cwd=src, stdout=subprocess.PIPE, check=True)
+        target.write_bytes(piped.stdout)
+        assert b"PK\x07\x08" in piped.stdout
+    else:
+        subprocess.run([*cmd, str(target), MESSAGE, "docs"], cwd=src, check=True, input=b"a comment\n.\n")
+    scan = scan_package(target, Limits())
+    assert scan.findings == []
+    assert check_package_layout(scan, target.name) == (MESSAGE, [])
+    assert check_references(scan, MESSAGE, ["docs/Über sicht.pdf", "scan.tif"]) == []
+    out = extract_to(scan, tmp_path / "out")
+    assert {n: p.read_bytes() for n, p in out.items()} == {
+        n: (src / n).read_bytes() for n in (MESSAGE, "docs/Über sicht.pdf", "docs/scan.tif")
+    }

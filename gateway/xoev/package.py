@@ -187,13 +187,22 @@ def scan_package(path: Path, limits: Limits, *, display_name: str | None = None)
 
 
 def _decode_name(rec: zipcheck.CentralRecord) -> tuple[str, str | None]:
-    """The entry name and, if it cannot be trusted as text, why. Without the UTF-8 flag ZIP says CP437."""
+    """The entry name and, if it cannot be trusted as text, why.
+
+    A name flagged UTF-8 must be UTF-8. Without the flag APPNOTE says CP437, which Windows' built-in ZIP
+    writes; but Info-ZIP ``zip`` on Linux writes UTF-8 names without setting the flag. German names in
+    CP437 (umlauts 0x81-0x9A without a lead byte before them) are never valid UTF-8, so a name that
+    decodes as UTF-8 is taken as UTF-8 and anything else as CP437.
+    """
     if rec.flags & zipcheck.FLAG_UTF8:
         try:
             return rec.raw_name.decode("utf-8"), None
         except UnicodeDecodeError:
             return rec.raw_name.decode("utf-8", "backslashreplace"), "it is marked UTF-8 but is not valid UTF-8"
-    return rec.raw_name.decode("cp437"), None
+    try:
+        return rec.raw_name.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return rec.raw_name.decode("cp437"), None
 
 
 def printable(name: str, limit: int = 200) -> str:
