@@ -41,3 +41,17 @@ def test_rules_doc_is_up_to_date() -> None:
     assert result.output == (REPO_ROOT / "docs" / "rules.md").read_text(encoding="utf-8"), (
         "regenerate with: xgw rules --markdown > docs/rules.md"
     )
+
+
+def test_configuration_doc_is_up_to_date() -> None:
+    result = CliRunner().invoke(cli, ["config", "--markdown"])
+    assert result.output == (REPO_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"), (
+        "regenerate with: xgw config --markdown > docs/configuration.md"
+    )
+
+
+def test_config_show_masks_database_password() -> None:
+    result = CliRunner().invoke(cli, ["config"], env={"XGW_DATABASE_URL": "postgresql://gw:s3cret@db.local/xgw"})
+    assert result.exit_code == 0
+    assert "s3cret" not in result.output
+    assert "database_url = postgresql://gw:********@db.local/xgw" in result.output
