@@ -92,7 +92,8 @@ class PackageScan:
     findings: list[Finding] = field(default_factory=list)
     #: entry name -> the first error about it; such entries are never read or extracted.
     refused: dict[str, Finding] = field(default_factory=dict)
-    _files: dict[str, PackageEntry] = field(default_factory=dict, repr=False)
+    _files: dict[str, PackageEntry] = field(default_factory=dict, repr=False, compare=False)
+    _files_of: list[PackageEntry] | None = field(default=None, repr=False, compare=False)
 
     @property
     def errors(self) -> list[Finding]:
@@ -112,8 +113,9 @@ class PackageScan:
 
     def file(self, name: str) -> PackageEntry:
         """The file entry called ``name``; KeyError if there is none (directories do not count)."""
-        if len(self._files) != len(self.entries):
+        if self._files_of is not self.entries:  # built once per entry list; scans are not edited later
             self._files = {e.name: e for e in reversed(self.entries) if not e.is_dir}
+            self._files_of = self.entries
         return self._files[name]
 
 
@@ -177,6 +179,7 @@ def scan_package(path: Path, limits: Limits, *, display_name: str | None = None)
         except zipcheck.ZipFormatError as exc:
             scan.findings.clear()
             scan.refused.clear()
+            out.counts.clear()
             out.add("XGW-ZIP-001", reason=exc.reason)
             return scan
     scan.entries = [entry for entry, _ in records]
