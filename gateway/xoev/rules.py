@@ -179,6 +179,50 @@ _RULES = [
     Rule("XGW-SETUP-001", _E, "Schema bundle unusable",
          "The schema bundle cannot be used: {reason}",
          "Das Schemapaket kann nicht verwendet werden: {reason}"),
+    # --- XML signatures (XMLDSig) ---------------------------------------------------------------------
+    Rule("XGW-SIG-001", _E, "Signature missing",
+         "The message is not signed, but {participant} must sign its messages.",
+         "Die Nachricht ist nicht signiert, {participant} muss seine Nachrichten aber signieren."),
+    Rule("XGW-SIG-002", _E, "Signature not allowed",
+         "The message is signed, but signatures from {participant} are configured to be refused.",
+         "Die Nachricht ist signiert, Signaturen von {participant} werden laut Konfiguration aber abgelehnt."),
+    Rule("XGW-SIG-003", _E, "Signature does not match the content",
+         "The signature does not match the message: the content or the signature was changed after signing "
+         "({reason}).",
+         "Die Signatur passt nicht zur Nachricht: Inhalt oder Signatur wurden nach dem Signieren verändert "
+         "({reason})."),
+    Rule("XGW-SIG-004", _E, "Signing certificate not trusted",
+         "The signing certificate {subject} (SHA-256 {fingerprint}) is not trusted for {participant}: {reason}",
+         "Das Signaturzertifikat {subject} (SHA-256 {fingerprint}) ist für {participant} nicht vertrauenswürdig: "
+         "{reason}"),
+    Rule("XGW-SIG-005", _E, "Certificate expired",
+         "The certificate {subject} (SHA-256 {fingerprint}) was valid until {not_after}; the signature was "
+         "checked at {checked_at}.",
+         "Das Zertifikat {subject} (SHA-256 {fingerprint}) war bis {not_after} gültig; die Signatur wurde am "
+         "{checked_at} geprüft."),
+    Rule("XGW-SIG-006", _E, "Certificate not yet valid",
+         "The certificate {subject} (SHA-256 {fingerprint}) is valid only from {not_before}; the signature was "
+         "checked at {checked_at}.",
+         "Das Zertifikat {subject} (SHA-256 {fingerprint}) ist erst ab {not_before} gültig; die Signatur wurde "
+         "am {checked_at} geprüft."),
+    Rule("XGW-SIG-007", _E, "Signed by another participant",
+         "The message claims to come from {participant} but is signed with a certificate of {signer} "
+         "({subject}, SHA-256 {fingerprint}).",
+         "Die Nachricht gibt {participant} als Absender an, ist aber mit einem Zertifikat von {signer} "
+         "signiert ({subject}, SHA-256 {fingerprint})."),
+    Rule("XGW-SIG-008", _E, "Signature does not cover the whole message",
+         "The signature is not one enveloped signature over the whole message (possible signature wrapping): "
+         "{reason}",
+         "Die Signatur ist keine einzelne umschlossene Signatur über die ganze Nachricht (mögliches Signature "
+         "Wrapping): {reason}"),
+    Rule("XGW-SIG-009", _E, "Weak or unsupported algorithm",
+         "The signature uses {algorithm}, which the gateway does not accept (SHA-1 and unknown algorithms are "
+         "refused).",
+         "Die Signatur verwendet {algorithm}; das Gateway akzeptiert diesen Algorithmus nicht (SHA-1 und "
+         "unbekannte Algorithmen werden abgelehnt)."),
+    Rule("XGW-SIG-010", _E, "Signature malformed",
+         "The signature element cannot be read: {reason}",
+         "Das Signaturelement ist nicht lesbar: {reason}"),
 ]
 # fmt: on
 
