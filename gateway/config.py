@@ -58,6 +58,35 @@ class Limits(BaseModel):
     )
 
 
+class XtaServer(BaseModel):
+    """The XTA 2 server's knobs: where it listens, how much it accepts, and whom it trusts for identity."""
+
+    base_path: str = Field("/services/XTAService", description="URL path under which the three XTA ports live.")
+    public_url: str | None = Field(
+        None, description="External base URL (scheme://host[:port]) written into the WSDL; default: the request's."
+    )
+    max_envelope_bytes: int = Field(
+        10 * 1024 * 1024, description="Largest SOAP envelope (the XML part of a request), in bytes."
+    )
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024 * 1024, description="Largest request body including all MTOM attachments, in bytes."
+    )
+    max_parts: int = Field(1000, description="Most MIME parts accepted in one MTOM request.")
+    spool_dir: Path | None = Field(
+        None, description="Where incoming attachments are streamed to; default: <data_dir>/xta-spool."
+    )
+    dev_trust_loopback: bool = Field(
+        False, description="Development only: trust callers on 127.0.0.0/8 and ::1 without a client certificate."
+    )
+    client_cert_header: str | None = Field(
+        None, description="Header carrying the URL-encoded PEM client certificate from a TLS-terminating proxy."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Proxy addresses whose client_cert_header is believed; nobody else's."
+    )
+    server_identity: str = Field("xoev-gateway", description="XTAServerIdentity written into transport reports.")
+
+
 class Settings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -84,8 +113,14 @@ class Settings(BaseSettings):
     verify_schema_hashes: bool = Field(
         True, description="Refuse schema bundles whose files differ from the catalogue's SHA-256."
     )
+    verify_package_contents: bool = Field(
+        True,
+        description="Read every file of a package when validating: CRC of each entry and the declared "
+        "Primaerdokument hashes (4.0.0). Off: only the directory and the message XML are read.",
+    )
     workers: int = Field(0, description="Parallel validation processes for the CLI; 0 means one per core.")
     limits: Limits = Field(default_factory=Limits)
+    xta_server: XtaServer = Field(default_factory=XtaServer)
 
     @classmethod
     def settings_customise_sources(
