@@ -9,6 +9,8 @@ package as ``file`` and the message XML as ``entry``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,21 +19,105 @@ from lxml import etree
 from gateway.xoev.naming import check_name, stem_of
 from gateway.xoev.package import (
     PackageError,
+    PackageScan,
     check_package_layout,
     check_references,
+    open_entry,
     read_entry,
     scan_package,
 )
-from gateway.xoev.report import Finding, Location, Report
+from gateway.xoev.report import Finding, Location, Report, finding
 from gateway.xoev.safe_xml import source_line
 
 if TYPE_CHECKING:
     from gateway.xoev.validate import ValidationResult, Validator
 
 
+_CHUNK = 1024 * 1024
+
+
 def _inside(item: Finding, package: str, entry: str) -> Finding:
     loc = dataclasses.replace(item.location, file=package, entry=item.location.entry or entry)
     return dataclasses.replace(item, location=loc)
+
+
+#: xdomea 4.0.0 names hash algorithms by the XTA service profile's code list (e.g. ``SHA-256``)
+_HASHES = {
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+    "SHA3-256": "sha3_256",
+    "SHA3-384": "sha3_384",
+    "SHA3-512": "sha3_512",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredHash:
+    algorithm: str
+    value: str
+    location: Location
+
+
+def declared_hashes(tree: etree._ElementTree) -> dict[str, DeclaredHash]:
+    """Primaerdokument/Dateiname -> its declared Hash (4.0.0 only; earlier versions have none)."""
+    root = tree.getroot()
+    ns = etree.QName(root).namespace or ""
+    out: dict[str, DeclaredHash] = {}
+    for primary in root.iter(f"{{{ns}}}Primaerdokument"):
+        name = primary.findtext(f"{{{ns}}}Dateiname")
+        value = primary.findtext(f"{{{ns}}}Hash/{{{ns}}}Wert")
+        algorithm = primary.findtext(f"{{{ns}}}Hash/{{{ns}}}Algorithmus/code")
+        hash_el = primary.find(f"{{{ns}}}Hash")
+        if name and value and algorithm and hash_el is not None:
+            where = Location(line=source_line(hash_el), xpath=tree.getpath(hash_el))
+            out[name.strip()] = DeclaredHash(algorithm.strip(), value.strip().lower(), where)
+    return out
+
+
+def verify_contents(
+    scan: PackageScan, message_entry: str, hashes: dict[str, DeclaredHash], max_entry_bytes: int
+) -> list[Finding]:
+    """Read every file of the package once: the CRC of each entry, and the declared hash where there is one.
+
+    A package is accepted for storage only when all of it is readable; finding a broken TIFF the day the
+    archive imports it is what this gateway exists to prevent. Memory stays at one read buffer.
+    """
+    findings: list[Finding] = []
+    for entry in scan.files:
+        if entry.name == message_entry or entry.name in scan.refused:
+            continue
+        declared = hashes.get(entry.name)
+        digest = None
+        if declared is not None:
+            algorithm = _HASHES.get(declared.algorithm.upper())
+            if algorithm is None:
+                findings.append(
+                    finding("XGW-ZIP-016", scan.location(entry.name), algorithm=declared.algorithm, name=entry.name)
+                )
+            else:
+                digest = hashlib.new(algorithm)
+        try:
+            with open_entry(scan, entry.name, max_entry_bytes) as stream:
+                for chunk in iter(lambda: stream.read(_CHUNK), b""):
+                    if digest is not None:
+                        digest.update(chunk)
+        except PackageError as exc:
+            findings.append(exc.finding)
+            continue
+        if digest is not None and declared is not None and digest.hexdigest() != declared.value:
+            loc = dataclasses.replace(declared.location, file=scan.display_name, entry=message_entry)
+            findings.append(
+                finding(
+                    "XGW-ZIP-015",
+                    loc,
+                    name=entry.name,
+                    algorithm=declared.algorithm,
+                    actual=digest.hexdigest(),
+                    declared=declared.value,
+                )
+            )
+    return findings
 
 
 def primary_references(tree: etree._ElementTree) -> tuple[list[str], dict[str, Location]]:
@@ -92,4 +178,7 @@ def validate_package(validator: Validator, path: Path) -> ValidationResult:
         )
     referenced, where = primary_references(tree)
     report.extend(check_references(scan, message_entry, referenced, where))
+    if validator.settings.verify_package_contents:
+        hashes = declared_hashes(tree)
+        report.extend(verify_contents(scan, message_entry, hashes, validator.limits.max_entry_bytes))
     return ValidationResult(report, tree)

@@ -156,6 +156,13 @@ _RULES = [
     Rule("XGW-ZIP-014", _E, "More than one message XML",
          "The package holds more than one message XML: {names}.",
          "Das Paket enthält mehr als eine Nachrichten-XML: {names}."),
+    Rule("XGW-ZIP-015", _E, "Primary document hash mismatch",
+         "Primaerdokument '{name}' has {algorithm} {actual}, but the message declares {declared}.",
+         "Das Primärdokument '{name}' hat den {algorithm}-Wert {actual}, die Nachricht nennt aber {declared}."),
+    Rule("XGW-ZIP-016", _W, "Hash algorithm not checked",
+         "The hash algorithm '{algorithm}' declared for '{name}' is not supported; the file was not checked.",
+         "Der für '{name}' angegebene Hash-Algorithmus '{algorithm}' wird nicht unterstützt; die Datei wurde "
+         "nicht geprüft."),
     # --- content rules beyond XSD -------------------------------------------------------------------
     Rule("XGW-CODE-001", _E, "Code not in the code list",
          "Code '{code}' is not in code list {list_uri} version {list_version}.",
