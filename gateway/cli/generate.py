@@ -27,7 +27,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
 @click.option("--size", default="1MiB", callback=_size, show_default=True, help="Total size of primary files.")
 @click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Messages (seeds seed...).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--verify/--no-verify", default=False, help="Re-validate each written package (reads it again).")
+@click.option("--verify/--no-verify", default=True, show_default=True, help="Re-validate each written package.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 def generate_command(
     version: str,

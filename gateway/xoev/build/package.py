@@ -110,12 +110,13 @@ def write_package(
     compression: Callable[[str], int] = default_compression,
     verify: bool = True,
     settings: Settings | None = None,
+    compresslevel: int | None = None,
 ) -> BuiltPackage:
     """Build ``msg`` (validated) and write it with ``files`` (Dateiname -> content) as a ZIP package.
 
     ``verify`` re-reads the finished package with the gateway's package validator; a benchmark generating
     gigabytes may skip that (the message itself is always validated, the contents are checked by name
-    and size while writing).
+    and size while writing). ``compresslevel`` is zlib's level for deflated entries (default 6).
     """
     registry = registry or default_registry(settings)
     stem = message_stem(msg)
@@ -132,12 +133,12 @@ def write_package(
         if p.hash_value and (p.hash_algorithm or "SHA-256").upper() == "SHA-256"
     }
     try:
-        with zipfile.ZipFile(partial, "w", allowZip64=True) as zf:
+        with zipfile.ZipFile(partial, "w", allowZip64=True, compresslevel=compresslevel) as zf:
             info = zipfile.ZipInfo(f"{stem}.xml", date_time=when)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, serialize(tree))
             for name in names:
-                _write_entry(zf, name, files[name], when, compression(name), hashes.get(name))
+                _write_entry(zf, name, files[name], when, compression(name), hashes.get(name), compresslevel)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -154,13 +155,21 @@ def write_package(
 
 
 def _write_entry(
-    zf: zipfile.ZipFile, name: str, source: PrimarySource, when: tuple[int, ...], method: int, sha256: str | None
+    zf: zipfile.ZipFile,
+    name: str,
+    source: PrimarySource,
+    when: tuple[int, ...],
+    method: int,
+    sha256: str | None,
+    level: int | None,
 ) -> None:
     """Stream one file into the package, checking its size and (when the message declares one) its hash."""
     declared = _size_of(source)
     digest = hashlib.sha256() if sha256 else None
     info = zipfile.ZipInfo(name, date_time=when)  # type: ignore[arg-type]
     info.compress_type = method
+    # ZipFile(compresslevel=) reaches only entries written by name, not ZipInfo objects (Python <= 3.12)
+    info._compresslevel = level  # type: ignore[attr-defined]
     info.file_size = declared  # lets zipfile decide on ZIP64 before the data arrives
     written = 0
     with zf.open(info, "w") as dst:
