@@ -51,6 +51,8 @@ def _object_line(obj: RecordObject) -> str:
     head = obj.kind.value
     if obj.attachment:
         head += " (Anlage)"
+    if obj.has_schriftstuecke:
+        head += " (mit Schriftstuecken)"
     if obj.context_object:
         head += " (Kontextobjekt)"
     parts = [head, obj.id or "(no id)"]

@@ -143,14 +143,31 @@ def local_name(tag: str) -> str:
 
 
 def child(parent: etree._Element | None, *tags: str) -> etree._Element | None:
-    """The first child with any of ``tags`` (tried in order), or None."""
+    """The first child with any of ``tags`` (tried in order), or None.
+
+    ``iterchildren(tag)`` filters in C; ``find`` would go through lxml's Python ElementPath layer.
+    """
     if parent is None:
         return None
     for tag in tags:
-        found = parent.find(tag)
-        if found is not None:
+        for found in parent.iterchildren(tag):
             return found
     return None
+
+
+def index(parent: etree._Element | None) -> dict[object, etree._Element]:
+    """The first child per tag, for elements read field by field (Primaerdokument, Format ...).
+
+    One pass over the children is cheaper than one lookup per field once more than two fields are read.
+    Keys are tags (comments and processing instructions have non-string tags and are never asked for).
+    """
+    out: dict[object, etree._Element] = {}
+    if parent is not None:
+        for item in parent:
+            tag = item.tag
+            if tag not in out:
+                out[tag] = item
+    return out
 
 
 def text(el: etree._Element | None) -> str | None:

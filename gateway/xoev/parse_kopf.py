@@ -31,12 +31,12 @@ from gateway.xoev.parse_common import (
 
 
 def parse_kopf(root: etree._Element, n: Names) -> Kopf:
-    head = root.find(n.nachrichtenkopf)
+    head = child(root, n.nachrichtenkopf)
     if head is not None:
         kopf = _kopf_4(root, head, n)
         flag_holders = [root, head]
     else:
-        head = root.find(n.Kopf)
+        head = child(root, n.Kopf)
         kopf = _kopf_2_3(head, n)
         flag_holders = [head, root] if head is not None else [root]
     _read_flags(kopf, flag_holders, n)
@@ -65,7 +65,7 @@ def _kopf_2_3(head: etree._Element | None, n: Names) -> Kopf:
 
 
 def _kopf_4(root: etree._Element, head: etree._Element, n: Names) -> Kopf:
-    ident = head.find(n.identifikation_nachricht)
+    ident = child(head, n.identifikation_nachricht)
     product = _attr(root, "produkt")
     manufacturer = _attr(root, "produkthersteller")
     product_version = _attr(root, "produktversion")
@@ -79,8 +79,8 @@ def _kopf_4(root: etree._Element, head: etree._Element, n: Names) -> Kopf:
         process_id=child_text(head, n.ProzessID) or "",
         message_type=code(child(ident, *n.nachrichtentyp)) or Code(code=""),
         created_at=to_datetime(child_text(ident, *n.erstellungszeitpunkt)),
-        sender=parse_party(head.find(n.autor), n),
-        recipient=parse_party(head.find(n.leser), n),
+        sender=parse_party(child(head, n.autor), n),
+        recipient=parse_party(child(head, n.leser), n),
         sending_system=system,
         message_uuid=child_text(ident, *n.nachrichtenUUID),
         note=child_text(head, n.Hinweis),
@@ -105,7 +105,7 @@ def _read_flags(kopf: Kopf, holders: list[etree._Element], n: Names) -> None:
 
 def _first_holding(holders: list[etree._Element], tag: str) -> etree._Element | None:
     for holder in holders:
-        if holder.find(tag) is not None:
+        if child(holder, tag) is not None:
             return holder
     return None
 
@@ -127,7 +127,7 @@ def parse_party(el: etree._Element | None, n: Names) -> Party | None:
         organisation_unit=child_text(child(el, n.Organisationseinheit, n.NameOrganisationseinheit), n.Name),
         person=_person(child(el, n.Name, n.NameAnsprechpartner), n),
     )
-    _authority(party, el.find(n.Behoerdenkennung), n)
+    _authority(party, child(el, n.Behoerdenkennung), n)
     return party
 
 
@@ -152,8 +152,8 @@ def _authority(party: Party, el: etree._Element | None, n: Names) -> None:
     """
     if el is None:
         return
-    directory = el.find(n.verzeichnisdienst)
-    if directory is not None or el.find(n.kennung) is not None:
+    directory = child(el, n.verzeichnisdienst)
+    if directory is not None or child(el, n.kennung) is not None:
         party.directory = child_text(directory, CODE)
         value = child_text(el, n.kennung)
         if value is not None and ":" in value:
@@ -164,4 +164,4 @@ def _authority(party: Party, el: etree._Element | None, n: Names) -> None:
             party.authority_id = value
         return
     party.authority_id = child_text(child(el, n.Behoerdenschluessel, n.Kennung), CODE)
-    party.authority_prefix = child_text(el.find(n.Praefix), CODE)
+    party.authority_prefix = child_text(child(el, n.Praefix), CODE)

@@ -30,6 +30,7 @@ from gateway.xoev.parse_common import (
     child,
     child_text,
     code,
+    index,
     text,
     to_bool,
     to_date,
@@ -50,9 +51,9 @@ def aussonderungsart(el: etree._Element | None, n: Names) -> Code | None:
     """
     if el is None:
         return None
-    if el.find(CODE) is not None:
+    if child(el, CODE) is not None:
         return code(el)
-    nested = el.find(n.Aussonderungsart)
+    nested = child(el, n.Aussonderungsart)
     if nested is not None:
         return code(nested)
     free = child_text(el, n.AussonderungsartKonfigurierbar)
@@ -109,7 +110,7 @@ class ObjectParser:
 
     def document_or_objects(self, el: etree._Element, depth: int = 0) -> list[RecordObject]:
         """An element that is a Dokument itself in 2.x/3.x (Anlage, Anschreiben) but wraps one in 4.0.0."""
-        if el.find(self.n.Identifikation) is not None:
+        if child(el, self.n.Identifikation) is not None:
             return [self.parse_object(el, ObjectKind.DOKUMENT, depth + 1)]
         return self.objects_in(el, depth)
 
@@ -141,8 +142,8 @@ class ObjectParser:
 
     def _aussonderungsmetadaten(self, obj: RecordObject, el: etree._Element, depth: int) -> None:
         n = self.n
-        obj.aussonderungsart = aussonderungsart(el.find(n.Aussonderungsart), n)
-        obj.bewertungsvorschlag = code(el.find(n.Bewertungsvorschlag))
+        obj.aussonderungsart = aussonderungsart(child(el, n.Aussonderungsart), n)
+        obj.bewertungsvorschlag = code(child(el, n.Bewertungsvorschlag))
 
     def _typ(self, obj: RecordObject, el: etree._Element, depth: int) -> None:
         obj.document_type = text(el)
@@ -160,27 +161,29 @@ class ObjectParser:
 
     def _format(self, el: etree._Element) -> Format:
         n = self.n
+        fields = index(el)
         return Format(
-            name=code(el.find(n.Name)) or Code(code=""),
-            version=child_text(el, n.Version),
-            primary=self._primaerdokument(el.find(n.Primaerdokument)),
-            other_name=child_text(el, n.SonstigerName),
+            name=code(fields.get(n.Name)) or Code(code=""),
+            version=text(fields.get(n.Version)),
+            primary=self._primaerdokument(fields.get(n.Primaerdokument)),
+            other_name=text(fields.get(n.SonstigerName)),
         )
 
     def _primaerdokument(self, el: etree._Element | None) -> Primaerdokument | None:
         if el is None:
             return None
         n = self.n
-        hash_el = el.find(n.Hash)
+        fields = index(el)
+        hash_el = fields.get(n.Hash)
         algorithm = None
         if hash_el is not None:
             algorithm = child_text(child(hash_el, n.Algorithmus), CODE) or child_text(hash_el, n.SonstigerAlgorithmus)
         return Primaerdokument(
-            filename=child_text(el, n.Dateiname) or "",
-            original_filename=child_text(el, n.DateinameOriginal),
-            created_at=to_datetime(child_text(el, n.DatumUhrzeit)),
-            creator=child_text(el, n.Ersteller),
-            modified_at=to_datetime(child_text(el, n.ZeitpunktLetzteAenderung)),
+            filename=text(fields.get(n.Dateiname)) or "",
+            original_filename=text(fields.get(n.DateinameOriginal)),
+            created_at=to_datetime(text(fields.get(n.DatumUhrzeit))),
+            creator=text(fields.get(n.Ersteller)),
+            modified_at=to_datetime(text(fields.get(n.ZeitpunktLetzteAenderung))),
             hash_value=child_text(hash_el, n.Wert),
             hash_algorithm=algorithm,
         )

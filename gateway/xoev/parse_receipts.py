@@ -64,7 +64,7 @@ def parse_reference(el: etree._Element, n: Names) -> ObjectOutcome:
     holder = result if result is not None else el
     return ObjectOutcome(
         id=child_text(el, n.ID, n.IDSGO, n.xdomeaUUID) or "",
-        aussonderungsart=aussonderungsart(el.find(n.Aussonderungsart), n),
+        aussonderungsart=aussonderungsart(child(el, n.Aussonderungsart), n),
         success=to_bool(child_text(holder, n.Erfolgreich)),
         archive_id=child_text(el, n.Archivkennung),
         errors=_errors(holder, n),
