@@ -7,6 +7,7 @@ import click
 from gateway import __version__
 from gateway.cli.config_cmd import config_command
 from gateway.cli.generate import generate_command
+from gateway.cli.inspect import inspect_command
 from gateway.cli.schemas import rules_command, schemas_group
 from gateway.cli.validate import validate_command
 
@@ -22,6 +23,7 @@ cli.add_command(schemas_group)
 cli.add_command(rules_command)
 cli.add_command(generate_command)
 cli.add_command(config_command)
+cli.add_command(inspect_command)
 
 
 def main() -> None:
