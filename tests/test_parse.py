@@ -765,3 +765,16 @@ def test_text_rendering_of_a_receipt(validator: Validator, settings: Settings) -
     text = render_message(msg)
     assert "result               FAILED" in text
     assert "  c7a91f3e-0000-4000-8000-0000000b0001  FAILED  Hashwert stimmt nicht  Datei nicht lesbar" in text
+
+
+# -- documentation --------------------------------------------------------------------------------------
+
+
+def test_docs_json_example_is_current(validator: Validator, settings: Settings) -> None:
+    """docs/model.md shows the JSON of a real sample; it must be exactly what the code produces today."""
+    doc = (Path(__file__).parents[1] / "docs" / "model.md").read_text(encoding="utf-8")
+    example = doc.split("```json\n", 1)[1].split("```", 1)[0]
+    msg = load(SAMPLES / "4.0.0/518c7c31-d1a0-11ef-accb-005056871b7c_0503_1.xml", validator, settings)
+    assert json.loads(example) == message_to_json(msg)
+    text_example = doc.split("```text\n", 1)[1].split("```", 1)[0]
+    assert text_example == render_message(msg)
