@@ -619,6 +619,47 @@ def test_400_0502(validator: Validator, settings: Settings) -> None:
     ]
 
 
+def _inline(version: str, element: str, body: str) -> Message:
+    xml = f'<xdomea:{element} xmlns:xdomea="urn:xoev-de:xdomea:schema:{version}">{body}</xdomea:{element}>'
+    return parse_message(etree.fromstring(xml.encode()))
+
+
+def test_07xx_requests_reference_objects_by_bare_uuid() -> None:
+    msg = _inline(
+        "3.1.0",
+        "Zwischenarchivierung.RueckleiheAnforderung.0711",
+        "<xdomea:RueckzuleihendesObjekt> 11111111-0000-4000-8000-000000000001 </xdomea:RueckzuleihendesObjekt>"
+        "<xdomea:RueckzuleihendesObjekt>11111111-0000-4000-8000-000000000002</xdomea:RueckzuleihendesObjekt>",
+    )
+    assert msg.referenced_ids == ["11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002"]
+    assert [(o.success, o.aussonderungsart) for o in msg.outcomes] == [(None, None), (None, None)]
+
+
+def test_0514_results_per_aktenplaneinheit() -> None:
+    msg = _inline(
+        "4.0.0",
+        "Aussonderung.BewertungskatalogImportBestaetigen.0514",
+        "<xdomea:ErfolgOderMisserfolg><xdomea:Erfolgreich>true</xdomea:Erfolgreich></xdomea:ErfolgOderMisserfolg>"
+        "<xdomea:BewerteteAktenplaneinheit><xdomea:xdomeaUUID>22222222-0000-4000-8000-000000000001</xdomea:xdomeaUUID>"
+        "<xdomea:ErfolgOderMisserfolg><xdomea:Erfolgreich>false</xdomea:Erfolgreich>"
+        "<xdomea:FehlermeldungCode listURI='urn:example' listVersionID='1'><code>E1</code></xdomea:FehlermeldungCode>"
+        "</xdomea:ErfolgOderMisserfolg></xdomea:BewerteteAktenplaneinheit>",
+    )
+    assert (msg.success, msg.errors) == (True, [])
+    [outcome] = msg.outcomes
+    assert (outcome.id, outcome.success) == ("22222222-0000-4000-8000-000000000001", False)
+    assert outcome.error_codes == [Code(code="E1", list_uri="urn:example", list_version="1")]
+
+
+def test_2x_0402_overall_result_only() -> None:
+    msg = _inline(
+        "2.3.0",
+        "Abgabe.ImportBestaetigen.0402",
+        "<xdomea:ErfolgOderMisserfolg><xdomea:Erfolgreich>1</xdomea:Erfolgreich></xdomea:ErfolgOderMisserfolg>",
+    )
+    assert (msg.success, msg.errors, msg.outcomes, msg.referenced_ids) == (True, [], [], [])
+
+
 # -- tolerance ------------------------------------------------------------------------------------------
 
 
