@@ -54,7 +54,9 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def make_ca(common_name: str = "Test CA", *, not_before: dt.datetime = NOW - DAY) -> Identity:
+def make_ca(
+    common_name: str = "Test CA", *, not_before: dt.datetime = NOW - DAY, not_after: dt.datetime = NOW + 365 * DAY
+) -> Identity:
     key = new_key("rsa")
     name = _name(common_name)
     cert = (
@@ -64,7 +66,7 @@ def make_ca(common_name: str = "Test CA", *, not_before: dt.datetime = NOW - DAY
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
-        .not_valid_after(NOW + 365 * DAY)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
