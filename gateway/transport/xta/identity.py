@@ -1,0 +1,102 @@
+"""Who is calling: the proven identity of the client, before any SOAP is read.
+
+XTA binds an account to a TLS client certificate (mutual TLS). The certificate reaches the application
+in one of two ways: the ASGI ``tls`` extension (servers that expose the peer certificate put the PEM
+chain there), or a header set by a TLS-terminating reverse proxy -- believed only when the operator named
+that header *and* the request really comes from one of the configured proxy addresses, because anyone
+else could set it. In development the operator may trust loopback callers without a certificate; that
+switch is off by default and never applies to other addresses.
+
+Whether the identity may act for a given XTA account is the backend's decision (it knows the
+participant directory); this module only establishes the identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from gateway.config import XtaServer
+from gateway.transport.xta.errors import ErrorCode, PermissionDenied
+
+IdentitySource = Literal["tls", "proxy", "loopback"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdentity:
+    """A caller whose identity the transport layer vouches for.
+
+    ``certificate_sha256`` is the SHA-256 of the DER client certificate (lower-case hex): the value a
+    participant record binds to. It is None only for ``source == "loopback"`` (development mode).
+    """
+
+    source: IdentitySource
+    peer: str | None
+    certificate_sha256: str | None = None
+    subject: str | None = None
+
+    @property
+    def trusted_without_certificate(self) -> bool:
+        return self.source == "loopback"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _from_pem(pem: str, source: IdentitySource, peer: str | None, now: datetime) -> CallerIdentity:
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise PermissionDenied(ErrorCode.IDENTITY_MISMATCH, "the client certificate cannot be read") from None
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise PermissionDenied(ErrorCode.CERTIFICATE_EXPIRED, f"certificate valid until {cert.not_valid_after_utc}")
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return CallerIdentity(
+        source=source,
+        peer=peer,
+        certificate_sha256=hashlib.sha256(der).hexdigest(),
+        subject=cert.subject.rfc4514_string(),
+    )
+
+
+def identify(
+    scope: dict[str, Any], headers: dict[str, str], config: XtaServer, now: datetime | None = None
+) -> CallerIdentity:
+    """The caller of this request, or :class:`PermissionDenied` (9014) when nothing proves who it is.
+
+    ``headers`` must have lower-case names. Order: the TLS extension, then a proxy header from a trusted
+    proxy, then (development only) loopback.
+    """
+    moment = now or datetime.now(UTC)
+    client = scope.get("client")
+    peer = str(client[0]) if client else None
+    tls = (scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    if chain:
+        return _from_pem(str(chain[0]), "tls", peer, moment)
+    if config.client_cert_header and peer is not None and peer in config.trusted_proxies:
+        value = headers.get(config.client_cert_header.lower())
+        if value:
+            return _from_pem(unquote(value), "proxy", peer, moment)
+    if config.dev_trust_loopback and _is_loopback(peer):
+        return CallerIdentity(source="loopback", peer=peer)
+    raise PermissionDenied(ErrorCode.IDENTITY_MISMATCH, "no client certificate was presented")
+
+
+def certificate_sha256(pem: str) -> str:
+    """The fingerprint :class:`CallerIdentity` carries for this certificate (for participant records)."""
+    cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()

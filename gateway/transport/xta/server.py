@@ -1,0 +1,209 @@
+"""The XTA 2 ports as a FastAPI router: WSDL and schemas by GET, operations by POST.
+
+A POST goes: identity first (an unknown caller is refused before its body is read, so nobody can make
+the server spool gigabytes anonymously), then the body -- plain SOAP read into memory up to the envelope
+limit, or MTOM streamed through :class:`~.mtom.MultipartReader` into a per-request spool -- then the
+envelope, the action and the operation, which must belong to the port the request was sent to. The
+handler runs in a worker thread. Every outcome is a SOAP envelope: 200 for results (void operations
+included) and 500 with a SOAP 1.2 Fault for errors, never an empty or plain-text answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+from lxml import etree
+
+from gateway.config import Settings, XtaServer
+from gateway.transport.xta.addressing import (
+    Addressing,
+    action_of_content_type,
+    read_addressing,
+    reply_headers,
+    resolve_action,
+    soap_action_header,
+)
+from gateway.transport.xta.backend import XtaBackend
+from gateway.transport.xta.errors import ErrorCode, ParameterInvalid, PermissionDenied, TechnicalProblem, XtaError
+from gateway.transport.xta.faults import FAULT_STATUS, fault_envelope
+from gateway.transport.xta.identity import CallerIdentity, identify
+from gateway.transport.xta.mtom import Attachment, MultipartReader, mtom_message, new_content_id, parse_content_type
+from gateway.transport.xta.operations import OPERATIONS, PORTS, Context, Operation, Reply, SoapRequest
+from gateway.transport.xta.schemas import WSDL_NAME, bundle_dir, load_schemas
+from gateway.transport.xta.soap import build_envelope, parse_envelope
+from gateway.transport.xta.spool import Spool
+
+log = logging.getLogger(__name__)
+
+SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
+_WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+_WSDL_SOAP12_NS = "http://schemas.xmlsoap.org/wsdl/soap12/"
+
+CallerResult = CallerIdentity | PermissionDenied
+
+
+def caller_dependency(config: XtaServer) -> Callable[[Request], CallerResult]:
+    """The FastAPI dependency establishing the caller; an error is returned, not raised, to become a fault."""
+
+    def caller(request: Request) -> CallerResult:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            return identify(dict(request.scope), headers, config)
+        except PermissionDenied as exc:
+            return exc
+
+    return caller
+
+
+def _soap_response(body: bytes, status: int = 200) -> Response:
+    return Response(content=body, status_code=status, media_type=SOAP_CONTENT_TYPE)
+
+
+def _fault(error: XtaError, operation: Operation | None, addressing: Addressing | None) -> Response:
+    relates = addressing.message_id if addressing else None
+    action = operation.action if operation else None
+    return _soap_response(fault_envelope(error, action, relates), FAULT_STATUS)
+
+
+class _Wsdl:
+    """The WSDL with each port's placeholder address replaced, cached per public base URL."""
+
+    def __init__(self, folder: Path) -> None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        self._tree = etree.parse(str(folder / WSDL_NAME), parser)
+        self._cache: dict[str, bytes] = {}
+
+    def render(self, base: str) -> bytes:
+        cached = self._cache.get(base)
+        if cached is None:
+            tree = copy.deepcopy(self._tree)
+            for port in tree.iter(f"{{{_WSDL_NS}}}port"):
+                for address in port.iter(f"{{{_WSDL_SOAP12_NS}}}address"):
+                    address.set("location", f"{base}/{port.get('name')}")
+            cached = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+            self._cache[base] = cached
+        return cached
+
+
+class XtaService:
+    """The state behind the router: backend, schemas, settings."""
+
+    def __init__(self, backend: XtaBackend, settings: Settings) -> None:
+        self.config = settings.xta_server
+        self.folder = bundle_dir(settings.schema_dir)
+        self.context = Context(backend, load_schemas(self.folder), self.config.server_identity)
+        self.spool_root = self.config.spool_dir or settings.data_dir / "xta-spool"
+        self.wsdl = _Wsdl(self.folder)
+        # every schema beside the WSDL, including the dotfile ".xsd" (the SOAP envelope schema)
+        self.resources = {p.name for p in self.folder.iterdir() if p.is_file() and p.name.endswith(".xsd")}
+
+    def base_url(self, request: Request) -> str:
+        root = self.config.public_url or str(request.base_url)
+        return root.rstrip("/") + self.config.base_path.rstrip("/")
+
+    async def read_request(self, request: Request, spool: Spool) -> tuple[bytes, str, dict[str, Attachment]]:
+        """The envelope bytes, the action hint from the HTTP layer, and the MTOM attachments."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.config.max_request_bytes:
+            raise ParameterInvalid(
+                ErrorCode.MESSAGE_TOO_LARGE, f"the request exceeds the limit of {self.config.max_request_bytes} bytes"
+            )
+        content_type = request.headers.get("content-type", "")
+        kind, params = parse_content_type(content_type)
+        if kind == "multipart/related":
+            boundary = params.get("boundary")
+            if not boundary:
+                raise ParameterInvalid(ErrorCode.INVALID_PARAMETER_COMBINATION, "multipart/related without boundary")
+            reader = MultipartReader(
+                boundary, params.get("start"), spool, self.config.max_envelope_bytes, self.config.max_parts
+            )
+            try:
+                async for chunk in request.stream():
+                    if chunk:
+                        await anyio.to_thread.run_sync(reader.feed, chunk)
+            finally:
+                reader.close()
+            body = reader.finish()
+            hint = resolve_action(
+                [action_of_content_type(content_type), action_of_content_type(body.root_content_type)]
+            )
+            return body.root, hint or "", dict(body.attachments)
+        if kind not in ("application/soap+xml", "text/xml", ""):
+            raise ParameterInvalid(ErrorCode.INVALID_PARAMETER_COMBINATION, f"unsupported Content-Type {kind!r}")
+        buffer = bytearray()
+        async for chunk in request.stream():
+            buffer += chunk
+            if len(buffer) > self.config.max_envelope_bytes:
+                raise ParameterInvalid(
+                    ErrorCode.MESSAGE_TOO_LARGE,
+                    f"the SOAP envelope exceeds {self.config.max_envelope_bytes} bytes; send content as MTOM",
+                )
+        return bytes(buffer), action_of_content_type(content_type) or "", {}
+
+    def reply(self, operation: Operation, addressing: Addressing, reply: Reply) -> Response:
+        headers = reply_headers(operation.action, addressing.message_id) + reply.headers
+        envelope = build_envelope(headers, reply.body)
+        if not reply.parts:
+            return _soap_response(envelope)
+        message = mtom_message(envelope, reply.parts, new_content_id("root.message"))
+        return StreamingResponse(
+            message.chunks(),
+            media_type=message.content_type,
+            headers={"Content-Length": str(message.content_length)},
+        )
+
+    async def handle(self, port: str, request: Request, caller: CallerResult) -> Response:
+        operation: Operation | None = None
+        addressing: Addressing | None = None
+        if isinstance(caller, PermissionDenied):
+            return _fault(caller, None, None)
+        spool = Spool(self.spool_root, self.config.max_request_bytes)
+        try:
+            if port not in PORTS:
+                raise ParameterInvalid(ErrorCode.INVALID_URI, f"no XTA port {port!r}")
+            data, hint, attachments = await self.read_request(request, spool)
+            envelope = parse_envelope(data, self.config.max_envelope_bytes)
+            addressing = read_addressing(envelope)
+            soap_action = soap_action_header(request.headers.get("soapaction"))
+            action = resolve_action([addressing.action, soap_action, hint])
+            operation = OPERATIONS.get(action or "")
+            if operation is None or operation.port != port:
+                raise ParameterInvalid(ErrorCode.INVALID_URI, f"action {action!r} is not an operation of {port}")
+            soap_request = SoapRequest(operation.action, envelope, addressing, attachments, spool, caller)
+            reply = await anyio.to_thread.run_sync(operation.handler, self.context, soap_request)
+            return self.reply(operation, addressing, reply)
+        except XtaError as exc:
+            return _fault(exc, operation, addressing)
+        except Exception:
+            log.exception("XTA %s failed", operation.name if operation else port)
+            return _fault(TechnicalProblem(ErrorCode.INTERNAL_ERROR), operation, addressing)
+        finally:
+            spool.cleanup()
+
+
+def xta_router(backend: XtaBackend, settings: Settings) -> APIRouter:
+    """The three XTA ports below ``settings.xta_server.base_path``, backed by ``backend``."""
+    service = XtaService(backend, settings)
+    caller = caller_dependency(service.config)
+    router = APIRouter()
+    base = service.config.base_path.rstrip("/")
+
+    @router.get(base + "/{name}", include_in_schema=False)
+    async def resource(name: str, request: Request) -> Response:
+        if name in PORTS and any(k.lower() == "wsdl" for k in request.query_params):
+            return Response(service.wsdl.render(service.base_url(request)), media_type="text/xml; charset=utf-8")
+        if name in service.resources:
+            return Response((service.folder / name).read_bytes(), media_type="text/xml; charset=utf-8")
+        return Response(status_code=404)
+
+    @router.post(base + "/{port}", include_in_schema=False)
+    async def soap(port: str, request: Request, identity: CallerResult = Depends(caller)) -> Response:  # noqa: B008
+        return await service.handle(port, request, identity)
+
+    return router
