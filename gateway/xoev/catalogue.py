@@ -41,6 +41,8 @@ class VersionEntry:
     catalog: str | None  # OASIS XML catalog (relative to the schema dir) for absolute imports
     code_lists: str | None  # folder of genericode files (relative to the schema dir)
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    #: coded elements whose values the schemas do not enumerate (Clark names), see _open_code_elements
+    open_code_elements: tuple[str, ...] = ()
 
     def entry_for(self, element: str) -> str | None:
         for xsd, elements in self.entries.items():
@@ -89,6 +91,7 @@ def load_catalogue(path: Path) -> Catalogue:
             catalog=v.get("catalog"),
             code_lists=v.get("code_lists"),
             files=dict(v["files"]),
+            open_code_elements=tuple(v.get("open_code_elements", ())),
         )
     return Catalogue(versions)
 
@@ -128,6 +131,52 @@ def read_xml_catalog(path: Path) -> dict[str, Path]:
     return mapping
 
 
+def _open_code_elements(schema_dir: Path, entries: list[str], uri_map: dict[str, Path]) -> list[str]:
+    """Clark names of the coded elements whose values the version's schemas do not enumerate.
+
+    The schemas enumerate the values of most xdomea code lists, so XSD validation has already checked
+    them; only the others need the genericode lists. Knowing them ahead lets the validator visit just
+    those elements (``root.iter(*names)``) instead of every element of the message, which keeps the rules
+    beyond XSD cheaper than the XSD validation itself.
+    """
+    import tempfile
+
+    import xmlschema
+    from xmlschema.validators import XsdComplexType, XsdElement, XsdGroup
+
+    includes = "".join(f'<xs:include schemaLocation="{(schema_dir / e).resolve().as_uri()}"/>' for e in entries)
+    namespace = _target_namespace(schema_dir / entries[0])
+    wrapper = (
+        f'<xs:schema xmlns:xs="{XSD_NS}" targetNamespace="{namespace}" elementFormDefault="qualified">'
+        f"{includes}</xs:schema>"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "all.xsd"
+        path.write_text(wrapper, encoding="utf-8")
+        schema = xmlschema.XMLSchema10(
+            str(path), uri_mapper={k: str(v) for k, v in uri_map.items()}, allow="local", defuse="always"
+        )
+    names: set[str] = set()
+    for comp in schema.maps.iter_components(xsd_classes=XsdElement):
+        assert isinstance(comp, XsdElement)
+        typ = comp.type
+        if not isinstance(typ, XsdComplexType) or "listURI" not in typ.attributes:
+            continue
+        content = typ.content
+        children = content.iter_elements() if isinstance(content, XsdGroup) else iter(())
+        code = next((c for c in children if c.local_name == "code"), None)
+        code_type = code.type if code is not None else None
+        enumerated = code_type is not None and code_type.is_simple() and bool(getattr(code_type, "enumeration", None))
+        if not enumerated and comp.name:
+            names.add(comp.name)
+    return sorted(names)
+
+
+def _target_namespace(xsd: Path) -> str:
+    doc = etree.parse(str(xsd), etree.XMLParser(resolve_entities=False, no_network=True))
+    return doc.getroot().get("targetNamespace") or ""
+
+
 def build_catalogue(schema_dir: Path) -> dict[str, Any]:
     """Describe the bundle under ``schema_dir`` (trusted at this moment) as catalogue JSON data."""
     schema_dir = schema_dir.resolve()
@@ -158,5 +207,6 @@ def build_catalogue(schema_dir: Path) -> dict[str, Any]:
             "catalog": catalog.relative_to(schema_dir).as_posix() if catalog.is_file() else None,
             "code_lists": code_dir.relative_to(schema_dir).as_posix() if code_dir.is_dir() else None,
             "files": {p.relative_to(schema_dir).as_posix(): sha256_file(p) for p in sorted(files)},
+            "open_code_elements": _open_code_elements(schema_dir, list(entries), uri_map),
         }
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
@@ -25,7 +26,6 @@ _PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")
 #: xdomea's own code lists; values outside them are errors. General XÖV lists (e.g. Erreichbarkeit,
 #: whose code '002' for '02' even the Landesarchiv Thüringen's own test messages use) only warn.
 XDOMEA_LIST_PREFIX = "urn:xoev-de:xdomea:codeliste:"
-_LIST_CODES = etree.XPath("//*[@listURI != '']")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,64 +132,92 @@ def check_header(
 
 
 def check_codes(
-    tree: etree._ElementTree, version: str, registry: SchemaRegistry, *, source: str | None
+    root: etree._Element,
+    open_elements: tuple[str, ...],
+    version: str,
+    registry: SchemaRegistry,
+    *,
+    source: str | None,
 ) -> list[Finding]:
+    """Code values of the elements whose values the schema does not enumerate (the catalogue lists them).
+
+    ``root.iter(*names)`` filters in C, so only those elements reach Python; the enumerated ones were
+    checked by the XSD validation already. This keeps the check cheap next to the XSD validation.
+    """
     out: list[Finding] = []
-    missing: set[tuple[str, str]] = set()
-    found = _LIST_CODES(tree)
-    for el in found if isinstance(found, list) else []:
-        if not isinstance(el, etree._Element):
+    if not open_elements:
+        return out
+    sets: dict[tuple[str, str], frozenset[str] | None] = {}
+    for el in root.iter(*open_elements):
+        uri = el.get("listURI")
+        if not uri:
             continue
-        uri = el.get("listURI") or ""
-        list_version = el.get("listVersionID") or ""
-        code_el = el.find("code")
-        if code_el is None or not list_version:
-            continue
-        code = (code_el.text or "").strip()
-        cl = registry.code_list(version, uri, list_version)
-        if cl is None:
-            if (uri, list_version) not in missing:
-                missing.add((uri, list_version))
-                out.append(finding("XGW-CODE-002", _loc(source, el), list_uri=uri, list_version=list_version))
-            continue
-        if code not in cl.codes:
+        key = (uri, el.get("listVersionID") or "")
+        if key in sets:
+            codes = sets[key]
+            if codes is None:
+                continue
+        else:
+            codes = sets[key] = registry.code_set(version, *key)
+            if codes is None:
+                if key[1]:
+                    out.append(finding("XGW-CODE-002", _loc(source, el), list_uri=uri, list_version=key[1]))
+                continue
+        code_el = _code_child(el)
+        code = (code_el.text or "").strip() if code_el is not None else ""
+        if code not in codes:
             rule = "XGW-CODE-001" if uri.startswith(XDOMEA_LIST_PREFIX) else "XGW-CODE-003"
-            out.append(finding(rule, _loc(source, code_el), code=code, list_uri=uri, list_version=list_version))
+            out.append(finding(rule, _loc(source, code_el), code=code, list_uri=uri, list_version=key[1]))
     return out
+
+
+def _code_child(el: etree._Element) -> etree._Element | None:
+    """The unqualified ``code`` child; a plain loop, because ``find`` goes through Python ElementPath."""
+    for child in el:
+        if child.tag == "code":
+            return child
+    return None
+
+
+@lru_cache(maxsize=32)
+def _record_probes(ns: str, limit: int) -> tuple[etree.XPath, etree.XPath]:
+    """Compiled XPaths for one namespace and limit: the record identifiers, and a cheap depth bound.
+
+    The root is never a record and every record carries Identifikation/ID (mandatory in all versions),
+    so ``limit + 1`` nested records need an XML depth of at least ``limit + 4``. Typical messages are far
+    shallower, so the exact count (a walk over the records in Python) runs only when the probe fires.
+    """
+    id_name = "xdomeaUUID" if ns.endswith(":4.0.0") else "ID"
+    ids = etree.XPath(f"//x:Identifikation/x:{id_name}/text()", namespaces={"x": ns}, smart_strings=False)
+    deep = etree.XPath("boolean(" + "/*" * (limit + 4) + ")")
+    return ids, deep
 
 
 def check_records(root: etree._Element, ns: str, max_depth: int, *, source: str | None) -> list[Finding]:
     """Nesting depth of Schriftgutobjekte and uniqueness of their identifiers."""
-    tags = {_q(ns, n) for n in RECORD_ELEMENTS}
-    id_tags = (_q(ns, "ID"), _q(ns, "xdomeaUUID"))
-    ident_tag = _q(ns, "Identifikation")
-    depth: dict[etree._Element, int] = {}
-    deepest: tuple[int, etree._Element | None] = (0, None)
-    seen_ids: dict[str, etree._Element] = {}
     out: list[Finding] = []
-    for el in root.iter(*tags):
-        parent = el.getparent()
-        level = 1
-        while parent is not None:
-            if parent in depth:
-                level = depth[parent] + 1
-                break
-            parent = parent.getparent()
-        depth[el] = level
-        if level > deepest[0]:
-            deepest = (level, el)
-        ident = el.find(ident_tag)
-        if ident is None:
-            continue
-        for id_tag in id_tags:
-            id_el = ident.find(id_tag)
-            if id_el is not None and id_el.text and id_el.text.strip():
-                value = id_el.text.strip()
-                if value in seen_ids:
-                    out.append(finding("XGW-TREE-002", _loc(source, id_el), value=value))
-                else:
-                    seen_ids[value] = id_el
-                break
-    if deepest[0] > max_depth:
-        out.append(finding("XGW-TREE-001", _loc(source, deepest[1]), depth=deepest[0], limit=max_depth))
+    ids_xpath, deep_xpath = _record_probes(ns, max_depth)
+    ids = ids_xpath(root)
+    values = [v.strip() for v in ids if isinstance(v, str)] if isinstance(ids, list) else []
+    if len(set(values)) != len(values):
+        seen: set[str] = set()
+        id_name = "xdomeaUUID" if ns.endswith(":4.0.0") else "ID"
+        for ident in root.iter(_q(ns, "Identifikation")):
+            id_el = ident.find(_q(ns, id_name))
+            value = (id_el.text or "").strip() if id_el is not None else ""
+            if value and value in seen:
+                out.append(finding("XGW-TREE-002", _loc(source, id_el), value=value))
+            seen.add(value)
+    if deep_xpath(root):
+        tags = tuple(_q(ns, n) for n in RECORD_ELEMENTS)
+        depth: dict[etree._Element, int] = {}
+        deepest: tuple[int, etree._Element | None] = (0, None)
+        for el in root.iter(*tags):
+            above = next(el.iterancestors(*tags), None)
+            level = depth[above] + 1 if above is not None else 1
+            depth[el] = level
+            if level > deepest[0]:
+                deepest = (level, el)
+        if deepest[0] > max_depth:
+            out.append(finding("XGW-TREE-001", _loc(source, deepest[1]), depth=deepest[0], limit=max_depth))
     return out

@@ -141,6 +141,7 @@ class SchemaRegistry:
         self._verified: set[str] = set()
         self._schemas: dict[tuple[str, str], CompiledSchema] = {}
         self._code_lists: dict[str, CodeLists] = {}
+        self._code_sets: dict[tuple[str, str, str], frozenset[str] | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SchemaRegistry:
@@ -251,6 +252,18 @@ class SchemaRegistry:
                 cached = load_code_lists(folder)
                 self._code_lists[version] = cached
             return cached
+
+    def code_set(self, version: str, uri: str, list_version: str) -> frozenset[str] | None:
+        """The codes of a list as a set, memoised: the validator asks this for every coded element."""
+        key = (version, uri, list_version)
+        try:
+            return self._code_sets[key]
+        except KeyError:
+            pass
+        cl = self.code_list(version, uri, list_version)
+        codes = frozenset(cl.codes) if cl is not None else None
+        self._code_sets[key] = codes
+        return codes
 
     def code_list(self, version: str, uri: str, list_version: str) -> CodeList | None:
         """A code list by URI and list version: the message version's own bundle first, then any other.

@@ -82,7 +82,7 @@ class Validator:
         report.extend(schema_findings)
         rule_findings = [
             *checks.check_header(header, element, version, self.registry, source=source),
-            *checks.check_codes(tree, version, self.registry, source=source),
+            *checks.check_codes(root, entry.open_code_elements, version, self.registry, source=source),
             *checks.check_records(root, ns, self.limits.max_record_depth, source=source),
         ]
         # One finding per place: where the schema already refused a value (a ProzessID pattern, an
