@@ -8,6 +8,7 @@ from gateway import __version__
 from gateway.cli.config_cmd import config_command
 from gateway.cli.generate import generate_command
 from gateway.cli.inspect import inspect_command
+from gateway.cli.keys import keys_group
 from gateway.cli.schemas import rules_command, schemas_group
 from gateway.cli.validate import validate_command
 
@@ -24,6 +25,7 @@ cli.add_command(rules_command)
 cli.add_command(generate_command)
 cli.add_command(config_command)
 cli.add_command(inspect_command)
+cli.add_command(keys_group)
 
 
 def main() -> None:
