@@ -18,7 +18,8 @@ def xta_schemas() -> XtaSchemas:
 
 
 def xta_settings(tmp_path: Path, **server: object) -> Settings:
-    config = XtaServer(dev_trust_loopback=True, spool_dir=tmp_path / "spool", **server)  # type: ignore[arg-type]
+    values: dict[str, object] = {"dev_trust_loopback": True, "spool_dir": tmp_path / "spool", **server}
+    config = XtaServer.model_validate(values)
     return Settings(schema_dir=SHARED, data_dir=tmp_path / "data", xta_server=config)
 
 
