@@ -44,6 +44,9 @@ class PayloadTooLarge(PayloadError):
         super().__init__(f"payload exceeds the limit of {max_bytes} bytes; nothing was stored")
         self.max_bytes = max_bytes
 
+    def __reduce__(self) -> tuple[type[PayloadTooLarge], tuple[int]]:
+        return (type(self), (self.max_bytes,))
+
 
 class PayloadNotFound(PayloadError, LookupError):
     """No payload with this hash is stored."""
@@ -52,6 +55,9 @@ class PayloadNotFound(PayloadError, LookupError):
         super().__init__(f"no payload with SHA-256 {sha256} in the store")
         self.sha256 = sha256
 
+    def __reduce__(self) -> tuple[type[PayloadNotFound], tuple[str]]:
+        return (type(self), (self.sha256,))
+
 
 class InvalidPayloadId(PayloadError, ValueError):
     """A payload id must be 64 lowercase hex digits; anything else could escape the store directory."""
@@ -59,6 +65,9 @@ class InvalidPayloadId(PayloadError, ValueError):
     def __init__(self, sha256: str) -> None:
         super().__init__(f"not a SHA-256 hex digest: {sha256!r}")
         self.sha256 = sha256
+
+    def __reduce__(self) -> tuple[type[InvalidPayloadId], tuple[str]]:
+        return (type(self), (self.sha256,))
 
 
 @dataclass(frozen=True, slots=True)

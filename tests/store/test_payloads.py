@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import pickle
 import stat
 import subprocess
 import sys
@@ -106,6 +107,12 @@ def test_verify_detects_tampering(store: PayloadStore) -> None:
     raw[4000] ^= 1
     path.write_bytes(bytes(raw))
     assert not store.verify(ref.sha256)
+
+
+@pytest.mark.parametrize("error", [PayloadTooLarge(10), PayloadNotFound("0" * 64), InvalidPayloadId("x")])
+def test_errors_pickle(error: Exception) -> None:
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), vars(copy)) == (type(error), str(error), vars(error))
 
 
 def test_missing_and_invalid_ids(store: PayloadStore) -> None:
