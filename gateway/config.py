@@ -87,6 +87,20 @@ class XtaServer(BaseModel):
     server_identity: str = Field("xoev-gateway", description="XTAServerIdentity written into transport reports.")
 
 
+class Api(BaseModel):
+    """The REST API's knobs; upload sizes are the ``limits`` (XML or package, decided by the first bytes)."""
+
+    metrics_public: bool = Field(
+        False,
+        description="Serve /metrics without a token. Off: a token with the admin scope is required. Turn on only "
+        "when the port is reachable by the monitoring system alone.",
+    )
+    max_page_size: int = Field(200, description="Most items one list request returns.")
+    spool_dir: Path | None = Field(
+        None, description="Where uploads are streamed to before intake; default: <data_dir>/api-spool."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -121,6 +135,7 @@ class Settings(BaseSettings):
     workers: int = Field(0, description="Parallel validation processes for the CLI; 0 means one per core.")
     limits: Limits = Field(default_factory=Limits)
     xta_server: XtaServer = Field(default_factory=XtaServer)
+    api: Api = Field(default_factory=Api)
 
     @classmethod
     def settings_customise_sources(
