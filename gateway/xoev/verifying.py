@@ -418,6 +418,11 @@ def _check_path(
             reason="the certificate does not allow digital signatures (KeyUsage digitalSignature)",
             **untrusted,
         )
+    if _is_ca(leaf):
+        # a CA pinned as an anchor (possibly for several participants) must not sign as one of them
+        raise SignatureRefused(
+            SignatureReason.UNTRUSTED, "XGW-SIG-004", reason="a CA certificate cannot sign messages", **untrusted
+        )
     if _is_self_signed(leaf):
         return
     anchors = [p for p in trusted.certificates if _is_ca(p.certificate) and p.certificate.subject == leaf.issuer]

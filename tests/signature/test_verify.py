@@ -7,6 +7,8 @@ import datetime as dt
 from copy import deepcopy
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from signxml.algorithms import SignatureConstructionMethod
 from signxml.signer import XMLSigner
@@ -368,3 +370,28 @@ def test_refusal_goes_into_a_validation_report(pki: Pki, directory: TrustDirecto
     assert data["errors"][0]["rule"] == "XGW-SIG-007"
     assert data["errors"][0]["location"]["xpath"].endswith("ds:Signature")
     assert data["errors"][0]["message_de"]
+
+
+def test_a_pinned_ca_cannot_sign_as_the_participant(message: bytes) -> None:
+    """A CA pinned as anchor, even with digitalSignature in its KeyUsage, is not a signer."""
+    ca = make_ca("Signing CA")
+    usage = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
+    builder = x509.CertificateBuilder(
+        issuer_name=ca.certificate.issuer,
+        subject_name=ca.certificate.subject,
+        public_key=ca.key.public_key(),
+        serial_number=x509.random_serial_number(),
+        not_valid_before=NOW - DAY,
+        not_valid_after=NOW + DAY,
+    )
+    certificate = (
+        builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(usage, critical=True)
+        .sign(ca.key, hashes.SHA256())
+    )
+    signer = Identity(ca.key, certificate, (certificate,))
+    pins = TrustDirectory([TrustedParticipant(SENDER, (PinnedCertificate(certificate),))])
+    result = verify(sign(message, signer), pins)
+    assert_refused(result, SignatureReason.UNTRUSTED)
+    assert result.finding is not None
+    assert "CA certificate" in result.finding.message
