@@ -101,6 +101,32 @@ class Api(BaseModel):
     )
 
 
+class Pipeline(BaseModel):
+    """The message pipeline's knobs: upload size, leases, retries, receipts and process deadlines."""
+
+    max_submit_bytes: int = Field(
+        8 * 1024 * 1024 * 1024, description="Largest message (XML or ZIP package) accepted by intake, in bytes."
+    )
+    lease_seconds: float = Field(
+        60.0, description="How long a worker owns a message it claimed; a killed worker's messages wait this long."
+    )
+    poll_seconds: float = Field(1.0, description="How long an idle worker waits before looking for work again.")
+    max_attempts: int = Field(8, description="Tries of a message before it is dead-lettered with the last error.")
+    retry_base_seconds: float = Field(5.0, description="Back-off after the first failed try; doubles per try.")
+    retry_max_seconds: float = Field(3600.0, description="Longest back-off between two tries.")
+    payload_grace_seconds: float = Field(
+        3600.0, description="Unreferenced payloads younger than this are kept (an intake may be in progress)."
+    )
+    auto_receipts: bool = Field(
+        True, description="Answer a delivered message that asks for an Empfangsbestaetigung with its receipt."
+    )
+    step_deadline_hours: dict[str, float] = Field(
+        default_factory=lambda: {"default": 720.0},
+        description="Hours a process may wait for the reply it expects, by awaited Nachrichtentyp code "
+        "(e.g. {\"0502\": 2160}); 'default' applies to the others.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -135,6 +161,7 @@ class Settings(BaseSettings):
     workers: int = Field(0, description="Parallel validation processes for the CLI; 0 means one per core.")
     limits: Limits = Field(default_factory=Limits)
     xta_server: XtaServer = Field(default_factory=XtaServer)
+    pipeline: Pipeline = Field(default_factory=Pipeline)
     api: Api = Field(default_factory=Api)
 
     @classmethod
