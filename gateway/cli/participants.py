@@ -1,0 +1,169 @@
+"""``xgw participants list|add|import|show``: the participant directory for operators and scripts.
+
+Every command upgrades the database first (or refuses with the reason), so a fresh checkout can run
+``xgw participants import examples/participants.toml`` without any other step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import Engine
+
+from gateway.config import Settings
+from gateway.participants.directory import (
+    DirectoryError,
+    ParticipantView,
+    get_participant,
+    import_entries,
+    list_participants,
+    read_directory_file,
+    upsert,
+    view,
+)
+from gateway.participants.spec import ParticipantSpec
+from gateway.store.db import create_engine, database_url, session_scope
+from gateway.store.migrate import DatabaseVersionError, upgrade_database
+from gateway.store.models import RouteKind, SignaturePolicy
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The configured database, upgraded to this gateway's schema; a clear error when it cannot be."""
+    engine = create_engine(database_url(settings))
+    try:
+        upgrade_database(engine)
+    except DatabaseVersionError as exc:
+        engine.dispose()
+        raise click.ClickException(str(exc)) from None
+    return engine
+
+
+def _fail(exc: DirectoryError) -> click.ClickException:
+    return click.ClickException("\n  ".join(["the directory was not changed:", *exc.problems]))
+
+
+def _line(entry: ParticipantView) -> str:
+    route = entry.route.kind.value + (f" {entry.route.endpoint_url}" if entry.route.endpoint_url else "")
+    return f"{entry.id:<20} {entry.name:<36} {','.join(entry.accepted_versions):<24} {route}"
+
+
+@click.group("participants")
+def participants_group() -> None:
+    """The participant directory: authorities and systems with their XÖV identifiers."""
+
+
+@participants_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json: bool) -> None:
+    """Every directory entry: identifier, name, accepted xdomea versions, route."""
+    engine = open_engine(Settings())
+    try:
+        with session_scope(engine) as session:
+            entries = [view(session, p) for p in list_participants(session)]
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2, ensure_ascii=False))
+        return
+    for entry in entries:
+        click.echo(_line(entry))
+
+
+@participants_group.command("show")
+@click.argument("xoev_id")
+def show_command(xoev_id: str) -> None:
+    """One entry in full, as JSON (certificates by fingerprint)."""
+    engine = open_engine(Settings())
+    try:
+        with session_scope(engine) as session:
+            participant = get_participant(session, xoev_id)
+            if participant is None:
+                raise click.ClickException(f"no participant {xoev_id!r} in the directory (see xgw participants list)")
+            entry = view(session, participant)
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+@participants_group.command("add")
+@click.argument("xoev_id")
+@click.option("--name", required=True, help="Display name of the authority.")
+@click.option(
+    "--version",
+    "versions",
+    multiple=True,
+    help="Accepted xdomea version (repeatable); default 3.0.0, 3.1.0 and 4.0.0.",
+)
+@click.option("--xta-endpoint", help="Route messages to this remote XTA 2 endpoint instead of a local mailbox.")
+@click.option(
+    "--signature-policy",
+    type=click.Choice([p.value for p in SignaturePolicy]),
+    default=SignaturePolicy.REQUIRE.value,
+    show_default=True,
+)
+@click.option(
+    "--certificate",
+    "certificates",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM file with a signing certificate to pin (repeatable).",
+)
+def add_command(
+    xoev_id: str,
+    name: str,
+    versions: tuple[str, ...],
+    xta_endpoint: str | None,
+    signature_policy: str,
+    certificates: tuple[Path, ...],
+) -> None:
+    """Add XOEV_ID to the directory, or update it (an upsert: the same command twice changes nothing)."""
+    raw: dict[str, object] = {
+        "id": xoev_id,
+        "name": name,
+        "signature_policy": signature_policy,
+        "route": {"kind": RouteKind.XTA.value, "endpoint_url": xta_endpoint}
+        if xta_endpoint
+        else {"kind": RouteKind.MAILBOX.value},
+        "certificates": [{"pem_file": str(p.resolve())} for p in certificates],
+    }
+    if versions:
+        raw["accepted_versions"] = list(versions)
+    try:
+        spec = ParticipantSpec.model_validate(raw)
+    except ValueError as exc:
+        raise click.ClickException(f"participant {xoev_id}: {exc}") from None
+    engine = open_engine(Settings())
+    try:
+        with session_scope(engine) as session:
+            result = upsert(session, spec)
+    except DirectoryError as exc:
+        raise _fail(exc) from None
+    finally:
+        engine.dispose()
+    added = f", {len(result.certificates_added)} certificate(s) pinned" if result.certificates_added else ""
+    click.echo(f"{result.outcome} {result.xoev_id}{added}")
+
+
+@participants_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(path: Path) -> None:
+    """Upsert every entry of a TOML or JSON directory file, all or nothing."""
+    try:
+        specs = read_directory_file(path)
+    except DirectoryError as exc:
+        raise _fail(exc) from None
+    engine = open_engine(Settings())
+    try:
+        with session_scope(engine) as session:
+            results = import_entries(session, specs)
+    except DirectoryError as exc:
+        raise _fail(exc) from None
+    finally:
+        engine.dispose()
+    for result in results:
+        added = f" (+{len(result.certificates_added)} certificate(s))" if result.certificates_added else ""
+        click.echo(f"{result.outcome:<9} {result.xoev_id}{added}")
+    counts = {o: sum(1 for r in results if r.outcome == o) for o in ("created", "updated", "unchanged")}
+    click.echo(", ".join(f"{n} {o}" for o, n in counts.items()), err=True)

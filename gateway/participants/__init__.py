@@ -1,0 +1,1 @@
+"""The participant directory (the role DVDV plays nationally) and the API tokens bound to its entries."""
