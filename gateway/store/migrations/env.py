@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
+from sqlmodel.sql.sqltypes import AutoString
 
 from gateway.store import models  # noqa: F401  (registers the tables on the metadata)
 from gateway.store.migrate import target_metadata
@@ -22,8 +23,9 @@ def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | L
         return "sa.DateTime(timezone=True)"
     if isinstance(obj, sa.Enum) and not obj.native_enum:
         return f"sa.String(length={obj.length})"
-    if isinstance(obj, sa.String) and type(obj).__module__.startswith("sqlmodel"):
-        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    if isinstance(obj, AutoString):  # SQLModel's str column, a TypeDecorator over String
+        length = obj.length  # proxied to the String it decorates
+        return f"sa.String(length={length})" if length else "sa.String()"
     return False
 
 
