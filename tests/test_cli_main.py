@@ -1,0 +1,34 @@
+"""The command group: every registered command loads, and `xgw validate` does not import the world."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+from click.testing import CliRunner
+
+from gateway.cli.main import COMMANDS, cli
+
+
+def test_every_command_loads_and_has_help() -> None:
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert isinstance(command, click.Command), name
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+    listing = CliRunner().invoke(cli, ["--help"])
+    for name in COMMANDS:
+        assert name in listing.output
+
+
+def test_validate_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys; from gateway.cli.main import cli; "
+        "cli.get_command(None, 'validate'); "
+        "heavy = [m for m in ('cryptography', 'sqlalchemy', 'alembic', 'fastapi', 'signxml') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"xgw validate imports {out}"
