@@ -139,6 +139,41 @@ class Message(SQLModel, table=True):
     lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # -- added by revision 0002 (pipeline) --
+    filename: str | None = Field(default=None, max_length=255, description="File name given at submission.")
+    channel: str = Field(
+        default="rest",
+        max_length=16,
+        sa_column_kwargs={"server_default": "rest"},
+        description="How the message arrived: rest, xta, adapter, local (delivery on this gateway), receipt.",
+    )
+    content_kind: str = Field(
+        default="xml", max_length=8, sa_column_kwargs={"server_default": "xml"}, description="xml or zip."
+    )
+    message_uuid: str | None = Field(default=None, max_length=64, index=True, description="4.0 nachrichtenUUID.")
+    origin_message_uuid: str | None = Field(
+        default=None, max_length=64, index=True, description="4.0 UUIDUrsprungsnachricht of a reply."
+    )
+    receipt_requested: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    validation_report: dict[str, Any] | None = Field(default=None, sa_type=json_type())
+    signature_status: str | None = Field(
+        default=None, max_length=16, description="signed, unsigned, verified, refused (see the pipeline)."
+    )
+    signer_fingerprint: str | None = Field(default=None, max_length=SHA256_HEX_LENGTH)
+    source_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="message.id",
+        ondelete="SET NULL",
+        index=True,
+        description="The outbound message this inbound row is the locally delivered copy of.",
+    )
+    reply_to_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="message.id",
+        ondelete="SET NULL",
+        index=True,
+        description="The message this one answers (correlated by ProzessID and UUIDUrsprungsnachricht).",
+    )
 
 
 class MessageEvent(SQLModel, table=True):

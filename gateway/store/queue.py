@@ -20,7 +20,7 @@ need synchronised clocks, and leases should be much longer than the clock skew.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -168,6 +168,7 @@ def transition(
     next_attempt_at: datetime | None = None,
     now: datetime | None = None,
     commit: bool = True,
+    values: Mapping[str, Any] | None = None,
 ) -> MessageEvent:
     """Move ``message`` from the state it has now to ``to_state`` and record the event, in one transaction.
 
@@ -177,16 +178,18 @@ def transition(
     ``release`` clears the lease; ``next_attempt_at`` schedules when the message is due next. ``error``
     is stored on the message (cleared when None) and in the event. With ``commit=False`` the caller
     commits, e.g. together with a delivery attempt row; the event and the state change still share that
-    one transaction.
+    one transaction. ``values`` are further columns written by the same UPDATE (a step's result, such as
+    the signed payload's reference), so that the state and what justifies it can never disagree.
     """
     now = now or utcnow()
     from_state = message.state
-    values: dict[str, Any] = {"state": to_state, "updated_at": now, "error": error}
+    written: dict[str, Any] = dict(values or {})
+    written.update(state=to_state, updated_at=now, error=error)
     if release:
-        values.update(lease_owner=None, lease_expires_at=None)
+        written.update(lease_owner=None, lease_expires_at=None)
     if next_attempt_at is not None:
-        values["next_attempt_at"] = next_attempt_at
-    _fenced_update(session, message, values, worker_id=worker_id, expected_state=from_state)
+        written["next_attempt_at"] = next_attempt_at
+    _fenced_update(session, message, written, worker_id=worker_id, expected_state=from_state)
     event = MessageEvent(
         message_id=message.id,
         from_state=from_state,
@@ -203,7 +206,7 @@ def transition(
         except BaseException:
             session.rollback()
             raise
-    _apply(message, values)
+    _apply(message, written)
     return event
 
 
