@@ -92,6 +92,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class StagedPayload:
+    """An upload written and hashed in the store's temporary area; see :meth:`PayloadStore.stage`."""
+
+    def __init__(self, store: PayloadStore, path: Path, ref: PayloadRef) -> None:
+        self._store = store
+        self.path = path
+        self.ref = ref
+        self.committed = False
+
+    @property
+    def sha256(self) -> str:
+        return self.ref.sha256
+
+    @property
+    def size(self) -> int:
+        return self.ref.size
+
+    def commit(self) -> PayloadRef:
+        """Give the bytes their content address (a no-op when the same content is stored already)."""
+        if not self.committed:
+            self._store._commit_staged(self.path, self.ref)
+            self.committed = True
+        return self.ref
+
+
 @runtime_checkable
 class Readable(Protocol):
     """Anything with a binary ``read(size)``: open files, sockets' makefile(), request streams."""
@@ -141,12 +166,29 @@ class PayloadStore:
         ``source`` is a binary file object (read in chunks) or any iterable of ``bytes`` chunks, such as an
         HTTP request body. On any failure, including the size limit, the temporary file is removed.
         """
+        with self.stage(source, max_bytes) as staged:
+            return staged.commit()
+
+    @contextlib.contextmanager
+    def stage(
+        self, source: Iterable[bytes] | Readable, max_bytes: int, name: str | None = None
+    ) -> Iterator[StagedPayload]:
+        """Write ``source`` to a private temporary file, durable and hashed, but not yet in the store.
+
+        The caller inspects ``staged.path`` (validation needs a file, named ``name`` when given, because
+        package checks read the file name) and calls ``staged.commit()`` to move it into the store. Whatever
+        was not committed when the block ends is removed: a refused upload never gets a content address,
+        so it can neither be served nor disturb a concurrent upload of the same bytes.
+        """
+        if name is not None and (not name or "/" in name or "\\" in name or "\0" in name or name in (".", "..")):
+            raise ValueError(f"not a plain file name: {name!r}")
         self._ensure_dir(self._tmp)
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(prefix="put-", dir=self._tmp)  # created 0o600
-        tmp_path = Path(tmp_name)
+        folder = Path(tempfile.mkdtemp(prefix="stage-", dir=self._tmp))  # created 0o700
+        path = folder / (name or "payload")
         try:
+            digest = hashlib.sha256()
+            size = 0
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with os.fdopen(fd, "wb") as out:
                 for chunk in _chunks_of(source):
                     size += len(chunk)
@@ -156,18 +198,21 @@ class PayloadStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
-            final = self.path_of(sha256)
-            self._ensure_dir(final.parent)
-            if self._refresh_existing(final, size):
-                tmp_path.unlink()
-            else:
-                os.replace(tmp_path, final)
-                _fsync_dir(final.parent)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
-        return PayloadRef(sha256=sha256, size=size)
+            yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size))
+        finally:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+    def _commit_staged(self, path: Path, ref: PayloadRef) -> PayloadRef:
+        final = self.path_of(ref.sha256)
+        self._ensure_dir(final.parent)
+        if self._refresh_existing(final, ref.size):
+            path.unlink()
+        else:
+            os.replace(path, final)
+            _fsync_dir(final.parent)
+        return ref
 
     @staticmethod
     def _refresh_existing(final: Path, size: int) -> bool:
@@ -266,7 +311,14 @@ class PayloadStore:
         removed = 0
         for entry in self._tmp.iterdir():
             try:
-                if entry.is_file() and entry.stat().st_mtime <= cutoff:
+                if entry.stat().st_mtime > cutoff:
+                    continue
+                if entry.is_dir() and entry.name.startswith("stage-"):
+                    for inner in entry.iterdir():
+                        inner.unlink()
+                        removed += 1
+                    entry.rmdir()
+                elif entry.is_file():
                     entry.unlink()
                     removed += 1
             except FileNotFoundError:

@@ -219,3 +219,53 @@ def test_peak_rss_does_not_grow_with_a_512_mib_file_object(tmp_path: Path) -> No
     size, rss_before, rss_after = (int(v) for v in out)
     assert size == total
     assert rss_after - rss_before < 32 * MIB, f"peak RSS grew by {rss_after - rss_before} bytes"
+
+
+def test_staged_upload_is_named_and_invisible_until_committed(store: PayloadStore) -> None:
+    data = b"<xdomea/>" * 1000
+    digest = hashlib.sha256(data).hexdigest()
+    with store.stage(io.BytesIO(data), max_bytes=len(data), name="a_0501.xml") as staged:
+        assert staged.path.name == "a_0501.xml"
+        assert staged.path.read_bytes() == data
+        assert (staged.sha256, staged.size) == (digest, len(data))
+        assert not store.exists(digest)
+        assert list(store.stored()) == []
+        staged.commit()
+        assert store.exists(digest)
+    assert leftovers(store) == []
+    assert store.open(digest).read() == data
+
+
+def test_staged_upload_not_committed_leaves_nothing(store: PayloadStore) -> None:
+    def refuse() -> None:
+        with store.stage([b"refused"], max_bytes=100, name="x.zip") as staged:
+            assert staged.path.exists()
+            raise RuntimeError("validation failed")
+
+    with pytest.raises(RuntimeError):
+        refuse()
+    with store.stage([b"dropped"], max_bytes=100):
+        pass
+    assert list(store.stored()) == []
+    assert leftovers(store) == []
+
+
+def test_staged_upload_over_the_limit_leaves_nothing(store: PayloadStore) -> None:
+    with pytest.raises(PayloadTooLarge), store.stage([b"x" * 10, b"y" * 10], max_bytes=15):
+        pytest.fail("the block must not run")
+    assert leftovers(store) == []
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b.xml", "..\\b.xml", "a\0b"])
+def test_stage_refuses_names_that_are_not_plain(store: PayloadStore, name: str) -> None:
+    with pytest.raises(ValueError, match="plain file name"), store.stage([b"x"], max_bytes=10, name=name):
+        pytest.fail("the block must not run")
+
+
+def test_stale_stage_directories_are_removed(store: PayloadStore) -> None:
+    stage = store.stage([b"crash"], max_bytes=10, name="m.xml")
+    staged = stage.__enter__()  # a process killed inside the block never leaves it
+    assert staged.path.exists()
+    assert store.remove_stale_temp_files(grace_seconds=60) == 0
+    assert store.remove_stale_temp_files(grace_seconds=0, now=staged.path.stat().st_mtime + 1) == 1
+    assert leftovers(store) == []
