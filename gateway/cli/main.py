@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "config": "gateway.cli.config_cmd:config_command",
     "generate": "gateway.cli.generate:generate_command",
     "keys": "gateway.cli.keys:keys_group",
+    "participants": "gateway.cli.participants:participants_group",
+    "tokens": "gateway.cli.tokens:tokens_group",
 }
 
 
