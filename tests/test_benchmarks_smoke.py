@@ -1,0 +1,31 @@
+"""The benchmark scripts keep working (their numbers are not checked: they run with --quick sizes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.config import REPO_ROOT
+
+from .conftest import SHARED
+
+
+def test_bench_validate_quick(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {**os.environ, "XGW_SCHEMA_DIR": str(SHARED), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_validate.py"), "--quick", "--json", str(out)],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    results = json.loads(out.read_text())
+    assert {r["version"] for r in results["tree"]} == {"2.3.0", "2.4.0", "3.0.0", "3.1.0", "4.0.0"}
+    assert all(r["ratio"] > 0 for r in results["tree"])
+    assert results["directory"]["messages"] == 40
+    assert results["package"]["ratio"] > 0
+    assert results["package"]["peak_rss_mib"] > 0
