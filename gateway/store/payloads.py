@@ -109,6 +109,14 @@ class StagedPayload:
     def size(self) -> int:
         return self.ref.size
 
+    def rename(self, name: str) -> None:
+        """Give the staged file another plain name (validation of a package reads its name)."""
+        if not name or "/" in name or "\0" in name or name in (".", ".."):
+            raise ValueError(f"not a plain file name: {name!r}")
+        target = self.path.with_name(name)
+        self.path.rename(target)
+        self.path = target
+
     def commit(self) -> PayloadRef:
         """Give the bytes their content address (a no-op when the same content is stored already)."""
         if not self.committed:
@@ -200,9 +208,9 @@ class PayloadStore:
                 os.fsync(out.fileno())
             yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size))
         finally:
-            path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+            for leftover in folder.iterdir():  # the staged file, also if the caller renamed it
+                leftover.unlink(missing_ok=True)
+            folder.rmdir()
 
     def _commit_staged(self, path: Path, ref: PayloadRef) -> PayloadRef:
         final = self.path_of(ref.sha256)

@@ -1,0 +1,71 @@
+"""Everything a pipeline step needs, built once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from gateway.config import Settings
+from gateway.pipeline.transport import Transport, default_transports
+from gateway.store.db import create_engine, database_url, make_session
+from gateway.store.migrate import upgrade_database
+from gateway.store.models import RouteKind
+from gateway.store.payloads import PayloadStore
+from gateway.xoev.keys import KeyStore
+from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.validate import Validator
+
+PAYLOADS_DIR = "payloads"
+KEYS_DIR = "keys"  # the same directory ``xgw keys`` writes to
+
+
+@dataclass(slots=True)
+class PipelineContext:
+    """Settings, database, payload store, validator, keys and transports of one gateway process.
+
+    Safe to share between threads of a process (the engine pools connections, the validator is
+    thread-safe); each unit of work opens its own session with :meth:`session`.
+    """
+
+    settings: Settings
+    engine: Engine
+    payloads: PayloadStore
+    validator: Validator
+    keys: KeyStore
+    transports: dict[RouteKind, Transport] = field(default_factory=dict)
+
+    @property
+    def registry(self) -> SchemaRegistry:
+        return self.validator.registry
+
+    def session(self) -> Session:
+        return make_session(self.engine)
+
+    def transport_for(self, route: RouteKind) -> Transport:
+        return self.transports[route]
+
+
+def context_from_settings(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    registry: SchemaRegistry | None = None,
+    migrate: bool = True,
+) -> PipelineContext:
+    """The context for ``settings``; upgrades the database schema first unless ``migrate`` is False.
+
+    ``engine`` and ``registry`` let a process that already has them (the API server, tests) share them.
+    """
+    engine = engine or create_engine(database_url(settings))
+    if migrate:
+        upgrade_database(engine)
+    return PipelineContext(
+        settings=settings,
+        engine=engine,
+        payloads=PayloadStore(settings.data_dir / PAYLOADS_DIR),
+        validator=Validator(registry, settings),
+        keys=KeyStore(settings.data_dir / KEYS_DIR),
+        transports=default_transports(),
+    )

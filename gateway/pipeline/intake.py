@@ -1,0 +1,262 @@
+"""Intake: the one door through which every message enters the pipeline (REST, XTA, adapters, receipts).
+
+A message is streamed into the payload store's staging area (memory stays flat whatever its size),
+verified and validated from that file, checked against the authenticated sender and the participant
+directory, and de-duplicated; only then does it get its content address and, in one transaction, its
+row and first events. Every refusal raises a :class:`~gateway.pipeline.errors.Rejected` and leaves no
+row and nothing in the store (the staged file is removed). If the process dies between giving the
+payload its address and committing the row, the payload is an orphan that :mod:`gateway.pipeline.gc`
+removes after the grace period; no row ever references a missing payload.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import uuid
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from gateway.pipeline import directory
+from gateway.pipeline.checks import Checked, ContentKind, SignatureMode, check_file, content_kind
+from gateway.pipeline.context import PipelineContext
+from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, UnknownRecipient
+from gateway.pipeline.logs import message_logger
+from gateway.store.models import Direction, Message, MessageEvent, MessageState
+from gateway.store.payloads import PayloadTooLarge, StagedPayload
+from gateway.store.types import utcnow
+from gateway.xoev.package import is_message_name
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("rest", "xta", "adapter", "local", "receipt")
+MAX_FILENAME = 255
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The stored message; ``created`` is False when an identical message was submitted before."""
+
+    message: Message
+    created: bool
+
+
+def submit(
+    ctx: PipelineContext,
+    source: BinaryIO | Iterable[bytes],
+    *,
+    sender: str,
+    filename: str | None,
+    channel: str,
+    direction: Direction = Direction.OUTBOUND,
+    actor: str | None = None,
+    reply_to_id: uuid.UUID | None = None,
+) -> SubmitResult:
+    """Take in one message from the authenticated participant ``sender`` (its XÖV identifier).
+
+    Outbound messages (submitted by one of our participants) start in ``validated`` and are signed and
+    sent by the workers; inbound ones (arriving for one of our participants) have their signature checked
+    against the sender's pinned certificates here and start in ``validated`` as well, to be delivered.
+    Raises :class:`Invalid`, :class:`ForgedSender`, :class:`UnknownRecipient`, :class:`Conflict` or
+    :class:`TooLarge`.
+    """
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
+    name = safe_filename(filename)
+    limit = ctx.settings.pipeline.max_submit_bytes
+    try:
+        with ctx.payloads.stage(source, limit, name=name) as staged:
+            return _take(ctx, staged, sender, name, channel, direction, actor or channel, reply_to_id)
+    except PayloadTooLarge:
+        raise TooLarge(limit) from None
+
+
+def safe_filename(filename: str | None) -> str | None:
+    """The last path component of a client-supplied name, or None when nothing usable is left."""
+    if not filename:
+        return None
+    base = posixpath.basename(filename.replace("\\", "/")).strip()
+    if not base or base in (".", "..") or "\0" in base or len(base.encode("utf-8")) > MAX_FILENAME:
+        return None
+    return base
+
+
+def _name_package(staged: StagedPayload, limit: int) -> str | None:
+    """A package submitted without a name is named after its message XML, which the layout rule expects."""
+    try:
+        with zipfile.ZipFile(staged.path) as archive:
+            infos = archive.infolist()
+            if len(infos) > limit:
+                return None
+            top = [i.filename for i in infos if "/" not in i.filename and is_message_name(i.filename)]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if len(top) != 1:
+        return None
+    stem = top[0][: -len(".xml")] if top[0].lower().endswith(".xml") else top[0]
+    staged.rename(stem + ".zip")
+    return staged.path.name
+
+
+def _take(
+    ctx: PipelineContext,
+    staged: StagedPayload,
+    sender: str,
+    name: str | None,
+    channel: str,
+    direction: Direction,
+    actor: str,
+    reply_to_id: uuid.UUID | None,
+) -> SubmitResult:
+    kind = content_kind(staged.path)
+    check_name = name
+    if kind is ContentKind.ZIP and name is None:
+        check_name = _name_package(staged, ctx.settings.limits.max_package_entries)
+    mode = SignatureMode.IF_PRESENT if direction is Direction.OUTBOUND else SignatureMode.POLICY
+    with ctx.session() as session:
+        trust = directory.trust_directory(session, [sender])
+    checked = check_file(ctx.validator, staged.path, name=check_name, directory=trust, mode=mode)
+    model = checked.model
+    if not checked.valid or model is None:
+        raise Invalid(checked.report)
+    claimed = model.kopf.sender.xoev_identifier if model.kopf.sender else None
+    if claimed != sender:
+        raise ForgedSender(sender, claimed)
+    recipient = model.kopf.recipient.xoev_identifier if model.kopf.recipient else None
+    process_id = model.kopf.process_id
+    message_type = checked.report.message_type or model.code
+    with ctx.session() as session:
+        if recipient is None or directory.participant(session, recipient) is None:
+            raise UnknownRecipient(recipient)
+        existing = _find(session, direction, sender, process_id, message_type)
+        if existing is not None:
+            return _resubmitted(existing, staged.sha256)
+    staged.commit()
+    row = _row(staged, checked, direction, sender, recipient, name, channel, reply_to_id)
+    with ctx.session() as session:
+        session.add(row)
+        session.flush()
+        for event in _first_events(row, checked, channel, actor):
+            session.add(event)
+        try:
+            session.commit()
+        except sa.exc.IntegrityError:
+            session.rollback()
+            existing = _find(session, direction, sender, process_id, message_type)
+            if existing is None:
+                raise
+            return _resubmitted(existing, staged.sha256)
+    message_logger(log, row).info("accepted %s %s from %s via %s", row.xdomea_version, message_type, sender, channel)
+    return SubmitResult(row, created=True)
+
+
+def _find(session: Session, direction: Direction, sender: str, process_id: str, message_type: str) -> Message | None:
+    return session.exec(
+        select(Message).where(
+            col(Message.direction) == direction,
+            col(Message.sender_id) == sender,
+            col(Message.process_id) == process_id,
+            col(Message.message_type) == message_type,
+        )
+    ).first()
+
+
+def _resubmitted(existing: Message, sha256: str) -> SubmitResult:
+    if existing.content_hash != sha256:
+        raise Conflict(existing.id, existing.sender_id, existing.process_id, existing.message_type)
+    return SubmitResult(existing, created=False)
+
+
+def _row(
+    staged: StagedPayload,
+    checked: Checked,
+    direction: Direction,
+    sender: str,
+    recipient: str,
+    name: str | None,
+    channel: str,
+    reply_to_id: uuid.UUID | None,
+) -> Message:
+    model = checked.model
+    assert model is not None
+    kopf = model.kopf
+    now = utcnow()
+    return Message(
+        direction=direction,
+        process_id=kopf.process_id,
+        message_type=checked.report.message_type or model.code,
+        xdomea_version=model.version,
+        sender_id=sender,
+        recipient_id=recipient,
+        state=MessageState.VALIDATED,
+        size=staged.size,
+        sha256=staged.sha256,
+        payload_ref=staged.sha256,
+        content_hash=staged.sha256,
+        created_at=now,
+        updated_at=now,
+        next_attempt_at=now,
+        filename=name,
+        channel=channel,
+        content_kind=checked.kind.value,
+        message_uuid=kopf.message_uuid,
+        origin_message_uuid=kopf.origin_message_uuid,
+        receipt_requested=kopf.receipt_requested,
+        validation_report=checked.report.to_json(),
+        signature_status=checked.signature.value,
+        signer_fingerprint=checked.signer_fingerprint,
+        reply_to_id=reply_to_id,
+    )
+
+
+def _first_events(row: Message, checked: Checked, channel: str, actor: str) -> list[MessageEvent]:
+    """received -> (verified ->) validated, recorded together: the message is never visible half-checked."""
+    now = row.created_at
+    shown = f" as {row.filename}" if row.filename else ""
+    events = [
+        MessageEvent(
+            message_id=row.id,
+            from_state=None,
+            to_state=MessageState.RECEIVED,
+            actor=actor,
+            reason=f"received via {channel}{shown} ({row.size} bytes, SHA-256 {row.sha256})",
+            created_at=now,
+        )
+    ]
+    before = MessageState.RECEIVED
+    if row.direction is Direction.INBOUND:
+        events.append(
+            MessageEvent(
+                message_id=row.id,
+                from_state=before,
+                to_state=MessageState.VERIFIED,
+                actor=actor,
+                reason=f"signature {checked.signature.value}"
+                + (f" by certificate {checked.signer_fingerprint}" if checked.signer_fingerprint else ""),
+                created_at=now,
+            )
+        )
+        before = MessageState.VERIFIED
+    warnings = len(checked.report.warnings)
+    events.append(
+        MessageEvent(
+            message_id=row.id,
+            from_state=before,
+            to_state=MessageState.VALIDATED,
+            actor=actor,
+            reason=f"valid xdomea {row.xdomea_version} {row.message_type} ({warnings} warning(s))",
+            created_at=now,
+        )
+    )
+    return events
+
+
+def stored_path(ctx: PipelineContext, message: Message) -> Path:
+    """Where the message's current payload lives (read-only for callers)."""
+    return ctx.payloads.path_of(message.payload_ref)
