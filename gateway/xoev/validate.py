@@ -47,10 +47,32 @@ class Validator:
     # -- trees ---------------------------------------------------------------------------------------
 
     def validate_tree(
-        self, tree: etree._ElementTree, report: Report | None = None, *, source: str | None = None
+        self,
+        tree: etree._ElementTree,
+        report: Report | None = None,
+        *,
+        source: str | None = None,
+        name: str | None = None,
     ) -> Report:
-        """Validate an already parsed message; the entry point for built messages and the benchmark."""
-        report = report if report is not None else Report(path=source or "-")
+        """Validate an already parsed message; the entry point for built messages and the benchmark.
+
+        ``name`` is the message's file name when it has one; it is then checked against the naming rule.
+        """
+        report = report if report is not None else Report(path=source or name or "-")
+        self._validate_content(tree, report, source=source or name)
+        if name is not None and report.version is not None and report.message_type is not None:
+            report.extend(
+                check_name(
+                    name,
+                    version=report.version,
+                    element=etree.QName(tree.getroot()).localname,
+                    process_id=report.process_id,
+                    location=Location(file=source or name),
+                )
+            )
+        return report
+
+    def _validate_content(self, tree: etree._ElementTree, report: Report, *, source: str | None) -> Report:
         root = tree.getroot()
         tag = root.tag if isinstance(root.tag, str) else ""
         ns, _, element = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
@@ -103,18 +125,7 @@ class Validator:
         except XmlRejected as rejected:
             report.add(rejected.finding)
             return ValidationResult(report)
-        self.validate_tree(tree, report, source=source or name)
-        if name is not None and report.version is not None and report.message_type is not None:
-            element = etree.QName(tree.getroot()).localname
-            report.extend(
-                check_name(
-                    name,
-                    version=report.version,
-                    element=element,
-                    process_id=report.process_id,
-                    location=Location(file=source or name),
-                )
-            )
+        self.validate_tree(tree, report, source=source or name, name=name)
         return ValidationResult(report, tree)
 
     # -- files ---------------------------------------------------------------------------------------

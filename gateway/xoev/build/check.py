@@ -11,9 +11,8 @@ from lxml import etree
 
 from gateway.config import Settings
 from gateway.xoev.build.common import BuildError
-from gateway.xoev.naming import check_name
 from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.report import Location, Report
+from gateway.xoev.report import Report
 from gateway.xoev.validate import Validator
 
 
@@ -26,18 +25,7 @@ def ensure_valid(
 ) -> Report:
     """Validate a built tree; return the report (possibly with warnings) or raise :class:`BuildError`."""
     validator = Validator(registry, settings)
-    report = validator.validate_tree(tree, source=name or "built message")
-    if name is not None and report.version is not None and report.message_type is not None:
-        element = etree.QName(tree.getroot()).localname
-        report.extend(
-            check_name(
-                name,
-                version=report.version,
-                element=element,
-                process_id=report.process_id,
-                location=Location(file=name),
-            )
-        )
+    report = validator.validate_tree(tree, source=name or "built message", name=name)
     if not report.valid:
         root = etree.QName(tree.getroot()).localname
         raise BuildError(f"the built {root} is not valid", report.errors)
