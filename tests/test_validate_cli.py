@@ -106,3 +106,21 @@ def test_hostile_zip_in_a_batch_does_not_stop_the_others(tmp_path: Path, jobs: s
     reports = json.loads(result.stdout)
     assert reports[0]["errors"][0]["rule"] == "XGW-ZIP-001"
     assert reports[1]["valid"] is True
+
+
+def test_json_output_follows_the_published_schema(tmp_path: Path) -> None:
+    """Every report of a varied batch (valid, invalid, hostile, packages) matches schemas/validation-report."""
+    import jsonschema
+
+    from gateway.config import REPO_ROOT
+
+    schema = json.loads((REPO_ROOT / "schemas" / "validation-report.schema.json").read_text(encoding="utf-8"))
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_bytes(b"\x00\x01binary")
+    result = CliRunner().invoke(
+        cli, ["validate", "--json", "--jobs", "1", str(SAMPLES), str(garbage)], env=_env(tmp_path)
+    )
+    reports = json.loads(result.stdout)
+    assert len(reports) == 13
+    for report in reports:
+        jsonschema.validate(report, schema)
