@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gateway.store.models import XOEV_ID_LENGTH, RouteKind, SignaturePolicy
 
-XOEV_ID_PATTERN = r"^[a-z][a-z0-9]{0,15}:[A-Za-z0-9][A-Za-z0-9._-]*$"
+XOEV_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,63}:[A-Za-z0-9][A-Za-z0-9._-]*$"
 XDOMEA_VERSIONS = ("2.3.0", "2.4.0", "3.0.0", "3.1.0", "4.0.0")
 XdomeaVersion = Literal["2.3.0", "2.4.0", "3.0.0", "3.1.0", "4.0.0"]
 
