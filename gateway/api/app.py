@@ -1,0 +1,86 @@
+"""The FastAPI application: REST API under /api/v1, health and metrics, and the XTA 2 ports.
+
+:func:`create_app` wires the pieces for one pipeline context: the routes, the problem+json handlers,
+the request middleware (request id, access log, HTTP metrics, last-resort 500) and the XTA router at
+its configured base path. The OpenAPI document is served at ``/api/v1/openapi.json`` (Swagger UI at
+``/api/v1/docs``) and documents every route's problem responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from gateway import __version__
+from gateway.api.metrics import ApiMetrics
+from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.problems import Problem, install_handlers
+from gateway.api.routes import actions, health, messages, participants, processes, submit
+from gateway.api.state import ApiState
+from gateway.pipeline.context import PipelineContext
+from gateway.transport.xta.backend import XtaBackend
+from gateway.transport.xta.memory import MemoryBackend
+from gateway.transport.xta.server import xta_router
+
+DESCRIPTION = """
+The REST face of xoev-gateway: submit xdomea messages, follow them through the pipeline, download them.
+
+Every endpoint except `/healthz` and `/readyz` needs `Authorization: Bearer <token>` (create tokens with
+`xgw tokens create PARTICIPANT --scope submit,read`). A token sees only the messages its participant sent
+or received; admin tokens (the operator's) see all. Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title="xoev-gateway API",
+        version=__version__,
+        description=DESCRIPTION,
+        routes=app.routes,
+        tags=[
+            {"name": "messages", "description": "Submit, read, list and act on messages."},
+            {"name": "processes", "description": "Threads of messages sharing a ProzessID."},
+            {"name": "participants", "description": "The participant directory (admin)."},
+            {"name": "health", "description": "Liveness, readiness, metrics."},
+        ],
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    # FastAPI documents its own 422 with HTTPValidationError; ours is a problem document like every error.
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            unprocessable = operation.get("responses", {}).get("422")
+            if unprocessable and "application/json" in unprocessable.get("content", {}):
+                unprocessable["content"].pop("application/json")
+                unprocessable["content"].setdefault(
+                    "application/problem+json", {"schema": {"$ref": "#/components/schemas/Problem"}}
+                )
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -> FastAPI:
+    """The whole HTTP surface for ``ctx``; ``xta_backend`` defaults to the in-memory XTA backend."""
+    app = FastAPI(
+        title="xoev-gateway API",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    metrics = ApiMetrics(ctx.engine)
+    app.state.xgw = ApiState(ctx=ctx, metrics=metrics)
+    install_handlers(app)
+    for module in (health, submit, messages, actions, processes, participants):
+        app.include_router(module.router)
+    backend = xta_backend or MemoryBackend(ctx.settings.data_dir / "xta-memory")
+    app.include_router(xta_router(backend, ctx.settings))
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

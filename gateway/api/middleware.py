@@ -1,0 +1,101 @@
+"""The outermost layer of every request: request id, access log line, HTTP metrics, last-resort 500.
+
+Written as plain ASGI rather than Starlette's ``BaseHTTPMiddleware`` so that streamed uploads and
+downloads pass through untouched (no buffering, no extra task). An exception that escapes the app is
+caught here, logged with its traceback and the request id, and answered with a problem document that
+names only the request id -- a client never sees a stack trace. When the response had already started
+(a download that failed half-way) the connection is closed, which the client sees as a truncated body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api.logs import request_id_var
+from gateway.api.metrics import ApiMetrics
+from gateway.api.problems import INTERNAL_ERROR, problem_response
+
+log = logging.getLogger("gateway.api.access")
+error_log = logging.getLogger("gateway.api")
+
+REQUEST_ID_HEADER = "x-request-id"
+_ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER.encode():
+            text = value.decode("latin-1")
+            return text if _ACCEPTED_ID.fullmatch(text) else None
+    return None
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["started"] = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER.encode()]
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            error_log.error("unhandled error in %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if not status["started"]:
+                response = problem_response(
+                    Request(scope),
+                    INTERNAL_ERROR,
+                    "the gateway failed to answer this request; the operator finds it in the log by request_id",
+                )
+                await response(scope, receive, send_with_id)
+            status["code"] = 500
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = str(scope.get("method", ""))
+            self.metrics.observe_request(method, route, int(status["code"]), elapsed)
+            log.info(
+                "%s %s %s",
+                method,
+                scope.get("path"),
+                status["code"],
+                extra={
+                    "method": method,
+                    "path": scope.get("path"),
+                    "route": route,
+                    "status": status["code"],
+                    "duration_ms": round(elapsed * 1000, 1),
+                    "client": (scope.get("client") or ("?",))[0],
+                },
+            )
+            request_id_var.reset(token)
