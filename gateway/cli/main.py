@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "keys": "gateway.cli.keys:keys_group",
     "participants": "gateway.cli.participants:participants_group",
     "tokens": "gateway.cli.tokens:tokens_group",
+    "serve": "gateway.cli.serve:serve_command",
 }
 
 
