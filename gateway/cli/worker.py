@@ -1,0 +1,33 @@
+"""``xgw worker``: run the pipeline's steps for queued messages until stopped (SIGTERM or Ctrl-C)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from gateway.config import Settings
+from gateway.pipeline.context import context_from_settings
+from gateway.pipeline.logs import configure_json_logging
+from gateway.pipeline.worker import Worker, new_worker_id
+from gateway.store.migrate import DatabaseVersionError
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Process what is due now, then exit.")
+@click.option("--id", "name", help="A name for this worker in logs and message histories (made unique).")
+@click.option("--verbose", "-v", is_flag=True, help="Log every step (level DEBUG).")
+def worker_command(once: bool, name: str | None, verbose: bool) -> None:
+    """Sign, route, deliver and answer messages; any number of workers can run side by side."""
+    configure_json_logging(logging.DEBUG if verbose else logging.INFO)
+    settings = Settings()
+    try:
+        ctx = context_from_settings(settings)
+    except DatabaseVersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    worker = Worker(ctx, new_worker_id(name))
+    worker.install_signal_handlers()
+    try:
+        worker.run(once=once)
+    finally:
+        ctx.engine.dispose()

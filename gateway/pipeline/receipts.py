@@ -1,0 +1,101 @@
+"""Receipts and correlation: which code confirms which, and how an answer finds the message it answers.
+
+An Empfangsbestaetigung is built by the gateway for the recipient (the xdomea engine builds it in the
+answered message's version, Absender and Empfaenger swapped) and re-enters the pipeline through intake
+like any message the recipient sends. Import confirmations (0402, 0506) and the appraisal (0502) are the
+recipient's own work (its DMS or archive) and are never made up here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, col, select, update
+
+from gateway.store.models import Direction, Message, MessageEvent, MessageState
+from gateway.store.types import utcnow
+from gateway.xoev.build import REPLIES
+
+#: answered code -> its Empfangsbestaetigung
+RECEIPT_FOR: dict[str, str] = {
+    "0101": "0102",
+    "0201": "0202",
+    "0401": "0403",
+    "0501": "0504",
+    "0502": "0505",
+    "0503": "0507",
+}
+#: reply code -> the codes it may answer
+ANSWERS: dict[str, tuple[str, ...]] = {}
+for _answered, _replies in REPLIES.items():
+    for _reply in _replies:
+        ANSWERS.setdefault(_reply, ())
+        ANSWERS[_reply] = (*ANSWERS[_reply], _answered)
+
+
+def receipt_code(message: Message) -> str | None:
+    """The Empfangsbestaetigung the message asks for, if it asks for one the gateway can give."""
+    if not message.receipt_requested:
+        return None
+    return RECEIPT_FOR.get(message.message_type)
+
+
+def find_answered(session: Session, reply: Message) -> Message | None:
+    """The outbound message that ``reply`` (arrived for its Absender) answers.
+
+    Matched by ProzessID and the codes the reply can answer, sent by the reply's recipient to the reply's
+    sender; in 4.0 the UUIDUrsprungsnachricht must name the answered message's nachrichtenUUID.
+    """
+    codes = ANSWERS.get(reply.message_type)
+    if not codes:
+        return None
+    conditions = [
+        col(Message.direction) == Direction.OUTBOUND,
+        col(Message.process_id) == reply.process_id,
+        col(Message.message_type).in_(codes),
+        col(Message.sender_id) == reply.recipient_id,
+        col(Message.recipient_id) == reply.sender_id,
+    ]
+    if reply.origin_message_uuid:
+        conditions.append(col(Message.message_uuid) == reply.origin_message_uuid)
+    return session.exec(select(Message).where(*conditions).order_by(col(Message.created_at).desc())).first()
+
+
+def acknowledge(session: Session, answered: Message, reply: Message, *, actor: str) -> bool:
+    """Mark ``answered`` acknowledged if it is still ``sent``, in the caller's transaction.
+
+    A fenced UPDATE rather than a read-then-write: two answers arriving together (0504 and 0502 to a
+    0501) acknowledge it exactly once.
+    """
+    now = utcnow()
+    done = session.exec(
+        update(Message)
+        .where(col(Message.id) == answered.id, col(Message.state) == MessageState.SENT)
+        .values(state=MessageState.ACKNOWLEDGED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        return False
+    session.add(
+        MessageEvent(
+            message_id=answered.id,
+            from_state=MessageState.SENT,
+            to_state=MessageState.ACKNOWLEDGED,
+            actor=actor,
+            reason=f"answered by {reply.message_type} (message {reply.id})",
+            created_at=now,
+        )
+    )
+    return True
+
+
+def existing_receipt(session: Session, answered: Message, code: str) -> uuid.UUID | None:
+    """The receipt already made for ``answered`` (by an earlier, interrupted try, or by its recipient)."""
+    return session.exec(
+        select(Message.id).where(
+            col(Message.direction) == Direction.OUTBOUND,
+            col(Message.sender_id) == answered.recipient_id,
+            col(Message.process_id) == answered.process_id,
+            col(Message.message_type) == code,
+        )
+    ).first()

@@ -1,0 +1,113 @@
+"""The worker loop: claim a due message under a lease, run its steps, repeat; stop cleanly on SIGTERM.
+
+Any number of workers, in one process or many, on one machine or several, share the queue: claiming
+is atomic (PostgreSQL ``FOR UPDATE SKIP LOCKED``, SQLite's single writer), every write is fenced by the
+lease, and a lease that is not renewed expires, so the message of a killed worker is taken over by
+another one. A stop request lets the current message finish its current step, then the loop ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from gateway.pipeline.context import PipelineContext
+from gateway.pipeline.gc import collect_garbage
+from gateway.pipeline.logs import message_logger
+from gateway.pipeline.states import WORK_STATES
+from gateway.pipeline.steps import run_step
+from gateway.store.queue import LeaseLost, StateConflict, claim_next, recover_expired_leases
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 300.0
+
+
+def new_worker_id(name: str | None = None) -> str:
+    """Unique per running worker (the queue's fencing relies on it): host, pid and a random part."""
+    base = name or "worker"
+    return f"{base}@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    processed: int = 0
+    lost: int = 0
+
+
+class Worker:
+    def __init__(self, ctx: PipelineContext, worker_id: str | None = None) -> None:
+        self.ctx = ctx
+        self.worker_id = worker_id or new_worker_id()
+        self.stopping = threading.Event()
+        self.stats = WorkerStats()
+        self._last_housekeeping = 0.0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT ask the loop to stop after the current step (main thread only)."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping after the current step", signum, extra={"worker_id": self.worker_id})
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run_once(self) -> bool:
+        """Claim and process one due message; False when none was due."""
+        settings = self.ctx.settings.pipeline
+        with self.ctx.session() as session:
+            message = claim_next(session, self.worker_id, WORK_STATES, settings.lease_seconds)
+            if message is None:
+                return False
+            try:
+                run_step(self.ctx, session, message, self.worker_id)
+                self.stats.processed += 1
+            except (LeaseLost, StateConflict) as lost:
+                session.rollback()
+                self.stats.lost += 1
+                message_logger(log, message, worker_id=self.worker_id).warning("gave the message up: %s", lost)
+        return True
+
+    def drain(self) -> int:
+        """Process until no message is due (or a stop was asked); returns how many were claimed."""
+        count = 0
+        while not self.stopping.is_set() and self.run_once():
+            count += 1
+        return count
+
+    def housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_housekeeping < HOUSEKEEPING_SECONDS:
+            return
+        self._last_housekeeping = now
+        with self.ctx.session() as session:
+            recovered = recover_expired_leases(session, actor=self.worker_id)
+        if recovered:
+            log.info("freed %d expired lease(s)", len(recovered), extra={"worker_id": self.worker_id})
+        removed = collect_garbage(self.ctx)
+        if removed:
+            log.info("removed %d unreferenced payload(s)", len(removed), extra={"worker_id": self.worker_id})
+
+    def run(self, *, once: bool = False) -> WorkerStats:
+        """The loop; with ``once`` it returns as soon as nothing is due."""
+        log.info("worker started", extra={"worker_id": self.worker_id})
+        while not self.stopping.is_set():
+            self.housekeeping()
+            worked = self.drain()
+            if once and not worked:
+                break
+            if not worked:
+                self.stopping.wait(self.ctx.settings.pipeline.poll_seconds)
+        log.info("worker stopped after %d message(s)", self.stats.processed, extra={"worker_id": self.worker_id})
+        return self.stats
