@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "participants": "gateway.cli.participants:participants_group",
     "tokens": "gateway.cli.tokens:tokens_group",
     "serve": "gateway.cli.serve:serve_command",
+    "worker": "gateway.cli.worker:worker_command",
 }
 
 
