@@ -111,3 +111,10 @@ class Worker:
                 self.stopping.wait(self.ctx.settings.pipeline.poll_seconds)
         log.info("worker stopped after %d message(s)", self.stats.processed, extra={"worker_id": self.worker_id})
         return self.stats
+
+
+def run_in_thread(ctx: PipelineContext, stop: threading.Event) -> WorkerStats:
+    """The in-process worker of ``xgw serve``: runs until ``stop`` is set (signals stay with the server)."""
+    worker = Worker(ctx)
+    worker.stopping = stop
+    return worker.run()
