@@ -87,6 +87,53 @@ class XtaServer(BaseModel):
     server_identity: str = Field("xoev-gateway", description="XTAServerIdentity written into transport reports.")
 
 
+class XtaPeer(BaseModel):
+    """A remote XTA 2 server: matched by the participant route's ``endpoint_url``, with the TLS trust for it."""
+
+    url: str = Field(description="Base URL of the peer's XTA service, equal to the participants' endpoint_url.")
+    ca_bundle: Path | None = Field(
+        None, description="PEM file with the CA certificate(s) that may sign this peer's server certificate."
+    )
+    use_system_ca: bool = Field(
+        False, description="Trust the public CA bundle for this peer instead of ca_bundle (not recommended)."
+    )
+    client_cert: Path | None = Field(None, description="Client certificate (PEM) for this peer; default: the group's.")
+    client_key: Path | None = Field(None, description="Private key (PEM) for client_cert; default: the group's.")
+
+
+class XtaClient(BaseModel):
+    """The XTA 2 client's knobs: timeouts, retries, circuit breaker, limits, and the peers with their TLS trust."""
+
+    client_cert: Path | None = Field(None, description="The gateway's TLS client certificate (PEM) for all peers.")
+    client_key: Path | None = Field(None, description="Private key (PEM) of client_cert.")
+    peers: list[XtaPeer] = Field(default_factory=list, description="Remote XTA servers and how to trust them.")
+    connect_timeout: float = Field(5.0, description="Seconds to wait for a TCP/TLS connection to a peer.")
+    read_timeout: float = Field(30.0, description="Seconds to wait for the next bytes of a reply.")
+    operation_timeout: float = Field(60.0, description="Seconds one whole operation (request and reply) may take.")
+    seconds_per_mib: float = Field(
+        1.0, description="Seconds added to operation_timeout per MiB of content sent or received."
+    )
+    max_attempts: int = Field(4, description="Tries of one operation before a transient error is given up.")
+    backoff_base_seconds: float = Field(0.5, description="Back-off before the second try; grows exponentially.")
+    backoff_max_seconds: float = Field(30.0, description="Longest back-off between two tries (random jitter below).")
+    breaker_threshold: int = Field(5, description="Consecutive failures after which a peer's circuit opens.")
+    breaker_cooldown_seconds: float = Field(
+        60.0, description="How long an open circuit refuses calls before one trial call is let through."
+    )
+    max_envelope_bytes: int = Field(10 * 1024 * 1024, description="Largest SOAP envelope accepted in a reply.")
+    max_reply_bytes: int = Field(
+        8 * 1024 * 1024 * 1024, description="Largest reply including MTOM attachments, in bytes."
+    )
+    max_parts: int = Field(1000, description="Most MIME parts accepted in one MTOM reply.")
+    inline_max_bytes: int = Field(
+        0, description="Content up to this size is sent inline as base64; larger content as MTOM (0: always MTOM)."
+    )
+    party_type: str = Field("xoev", description="The PartyIdentifier type written for XÖV identifiers.")
+    spool_dir: Path | None = Field(
+        None, description="Where fetched content is streamed to; default: <data_dir>/xta-client-spool."
+    )
+
+
 class Api(BaseModel):
     """The REST API's knobs; upload sizes are the ``limits`` (XML or package, decided by the first bytes)."""
 
@@ -161,6 +208,7 @@ class Settings(BaseSettings):
     workers: int = Field(0, description="Parallel validation processes for the CLI; 0 means one per core.")
     limits: Limits = Field(default_factory=Limits)
     xta_server: XtaServer = Field(default_factory=XtaServer)
+    xta_client: XtaClient = Field(default_factory=XtaClient)
     pipeline: Pipeline = Field(default_factory=Pipeline)
     api: Api = Field(default_factory=Api)
 
