@@ -2,8 +2,9 @@
 
 :func:`create_app` wires the pieces for one pipeline context: the routes, the problem+json handlers,
 the request middleware (request id, access log, HTTP metrics, last-resort 500) and the XTA router at
-its configured base path. The OpenAPI document is served at ``/api/v1/openapi.json`` (Swagger UI at
-``/api/v1/docs``) and documents every route's problem responses.
+its configured base path. The OpenAPI document is served at ``/api/v1/openapi.json`` to any valid token
+(every endpoint but /healthz and /readyz is authenticated; there is no public Swagger UI) and documents
+every route's problem responses.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 
 from gateway import __version__
+from gateway.api.auth import AnyPrincipal
 from gateway.api.metrics import ApiMetrics
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.problems import Problem, install_handlers
@@ -70,8 +73,8 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
     app = FastAPI(
         title="xoev-gateway API",
         version=__version__,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=None,  # served below, behind a token like every endpoint
+        docs_url=None,
         redoc_url=None,
     )
     metrics = ApiMetrics(ctx.engine)
@@ -83,4 +86,9 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
     app.include_router(xta_router(backend, ctx.settings))
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi_document(_: AnyPrincipal) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     return app

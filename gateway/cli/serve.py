@@ -7,30 +7,25 @@ configuration at all it serves from ``./var`` (SQLite database, payloads) on 127
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from gateway.config import Settings
 
+if TYPE_CHECKING:
+    from gateway.pipeline.context import PipelineContext
+
 log = logging.getLogger("gateway.serve")
 
 
-def _start_worker(ctx: Any, stop: threading.Event) -> threading.Thread | None:
-    """Run the pipeline's worker loop in a daemon thread, when the pipeline provides one."""
-    try:
-        worker_module = importlib.import_module("gateway.pipeline.worker")
-    except ImportError:
-        log.warning("no pipeline worker is installed in this version; serving the API only")
-        return None
-    run = getattr(worker_module, "run_in_thread", None) or getattr(worker_module, "run_worker", None)
-    if run is None:
-        log.warning("the pipeline worker offers no in-process entry point; serving the API only")
-        return None
-    thread = threading.Thread(target=run, args=(ctx, stop), name="xgw-worker", daemon=True)
+def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thread:
+    """The pipeline worker in a daemon thread; it stops when ``stop`` is set (signals stay with uvicorn)."""
+    from gateway.pipeline.worker import run_in_thread
+
+    thread = threading.Thread(target=run_in_thread, args=(ctx, stop), name="xgw-worker", daemon=True)
     thread.start()
     return thread
 

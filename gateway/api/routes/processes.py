@@ -1,13 +1,13 @@
 """``GET /api/v1/processes/{process_id}``: one exchange (e.g. Aussonderung 0501 -> 0504 -> ... -> 0506).
 
-The thread is every message with that ProzessID the token may see, oldest first; the pipeline adds
-where the process stands (current step, awaited reply and deadline) when it tracks it.
+The thread is every message with that ProzessID the token may see, oldest first, and the pipeline's
+reading of it (current step, awaited replies and their deadlines) -- computed from those same visible
+messages, so it reveals nothing of messages the token may not see.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from sqlmodel import Session, col, select
@@ -17,22 +17,10 @@ from gateway.api.problems import NOT_FOUND, ApiProblem, error_responses
 from gateway.api.state import ApiState, api_state
 from gateway.api.views import ProcessView, summary_view
 from gateway.api.visibility import visible_to
+from gateway.pipeline.processes import describe_thread
 from gateway.store.models import Message
 
 router = APIRouter(prefix="/api/v1/processes", tags=["processes"])
-
-
-def _thread(session: Session, process_id: str, messages: list[Message]) -> dict[str, Any] | None:
-    """The pipeline's view of the process, when its process tracking is installed."""
-    try:
-        processes = importlib.import_module("gateway.pipeline.processes")
-    except ImportError:
-        return None
-    describe = getattr(processes, "describe_thread", None)
-    if describe is None:
-        return None
-    result = describe(session, process_id, messages)
-    return result if isinstance(result, dict) or result is None else dict(result)
 
 
 @router.get(
@@ -56,5 +44,5 @@ def get_process(
         )
         if not messages:
             raise ApiProblem(NOT_FOUND, f"no process {process_id} visible to this token")
-        thread = _thread(session, process_id, messages)
+        thread = describe_thread(session, process_id, messages, state.settings)
     return ProcessView(process_id=process_id, messages=[summary_view(m) for m in messages], thread=thread)
