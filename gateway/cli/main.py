@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "tokens": "gateway.cli.tokens:tokens_group",
     "serve": "gateway.cli.serve:serve_command",
     "worker": "gateway.cli.worker:worker_command",
+    "xta": "gateway.cli.xta:xta_group",
 }
 
 
