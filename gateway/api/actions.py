@@ -5,7 +5,8 @@ message that is (still) in the state the caller saw *and* is not leased right no
 conflict the caller can retry. That keeps an action from racing a worker that is, say, halfway through
 sending the message it was asked to cancel.
 
-* cancel: stop a message that has not left yet (not sent, delivered or final) -> ``cancelled``.
+* cancel: stop an outbound message that has not left yet -> ``cancelled`` (where the pipeline's
+  lifecycle table allows it: validated, signed, queued).
 * retry: a ``failed`` or ``dead_lettered`` message goes back to the state it failed from, due now,
   with its attempt counter reset.
 * requeue: a message waiting in a working state is made due now; a ``sent`` (unacknowledged) or
@@ -21,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select, update
 
+from gateway.pipeline.states import WORK_STATES, allowed
 from gateway.store.models import Message, MessageEvent, MessageState
 from gateway.store.types import utcnow
 
@@ -35,20 +37,8 @@ class ActionRefused(Exception):
     """The message's state does not allow the action (now); the message says why."""
 
 
-CANCELLABLE = frozenset(
-    {
-        MessageState.RECEIVED,
-        MessageState.VERIFIED,
-        MessageState.VALIDATED,
-        MessageState.SIGNED,
-        MessageState.QUEUED,
-        MessageState.FAILED,
-    }
-)
 RETRYABLE = frozenset({MessageState.FAILED, MessageState.DEAD_LETTERED})
-WORKING = frozenset(
-    {MessageState.RECEIVED, MessageState.VERIFIED, MessageState.VALIDATED, MessageState.SIGNED, MessageState.QUEUED}
-)
+WORKING = WORK_STATES - {MessageState.DELIVERED}
 REDO = frozenset({MessageState.SENT, MessageState.DELIVERED})
 
 
@@ -71,8 +61,8 @@ def _entered_from(session: Session, message: Message) -> MessageState | None:
 def _plan(session: Session, message: Message, action: Action) -> tuple[MessageState, dict[str, Any], str]:
     state = message.state
     if action is Action.CANCEL:
-        if state not in CANCELLABLE:
-            raise ActionRefused(f"a message in state {state.value} can no longer be cancelled")
+        if not allowed(message.direction, state, MessageState.CANCELLED):
+            raise ActionRefused(f"a message in state {state.value} cannot be cancelled (any more)")
         return MessageState.CANCELLED, {}, "cancelled"
     if action is Action.RETRY:
         if state not in RETRYABLE:
