@@ -15,7 +15,6 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.xoev.model import Message as XdomeaMessage
-from gateway.xoev.naming import check_name
 from gateway.xoev.parse import NotXdomea, parse_message
 from gateway.xoev.report import Location, Report, finding
 from gateway.xoev.safe_xml import XmlRejected, parse_xml
@@ -103,18 +102,7 @@ def check_file(
             checked.signer_fingerprint = verification.signer.fingerprint_sha256 if verification.signer else None
             if verification.tree is not None:
                 tree = verification.tree
-    validator.validate_tree(tree, report, source=shown)
-    if name is not None and report.version is not None and report.message_type is not None:
-        element = etree.QName(tree.getroot()).localname
-        report.extend(
-            check_name(
-                name,
-                version=report.version,
-                element=element,
-                process_id=report.process_id,
-                location=Location(file=shown),
-            )
-        )
+    validator.validate_tree(tree, report, source=shown, name=name)
     return checked
 
 
