@@ -70,7 +70,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
-            error_log.error("unhandled error in %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            error_log.error(
+                "unhandled error in %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                exc_info=exc,
+                extra={"request_id": request_id},
+            )
             if not status["started"]:
                 response = problem_response(
                     Request(scope),
@@ -90,6 +96,7 @@ class RequestContextMiddleware:
                 scope.get("path"),
                 status["code"],
                 extra={
+                    "request_id": request_id,
                     "method": method,
                     "path": scope.get("path"),
                     "route": route,

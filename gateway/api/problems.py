@@ -10,7 +10,7 @@ id and answered with that id alone (by :mod:`gateway.api.middleware`, which sees
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:xoev-gateway:problem:"
@@ -172,9 +173,33 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != kind.title else None
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no resource at {request.url.path}"
+    headers = dict(exc.headers or {})
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(request, kind, detail, headers=dict(exc.headers or {}))
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem_response(request, kind, detail, headers=headers)
+
+
+def _routes_of(routes: Iterable[Any]) -> Iterator[BaseRoute]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI keeps an included router as one entry
+        if included is not None:
+            yield from _routes_of(included.routes)
+        elif isinstance(route, BaseRoute):
+            yield route
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route offers for this path (Starlette names only the first route that matched)."""
+    methods: set[str] = set()
+    scope = {**request.scope, "method": "__none__"}
+    for route in _routes_of(request.app.routes):
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _jsonable_error(item: dict[str, Any]) -> dict[str, Any]:
