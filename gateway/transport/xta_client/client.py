@@ -42,6 +42,7 @@ from gateway.transport.xta.backend import (
     StatusListPage,
     TransportReport,
 )
+from gateway.transport.xta.ns import OSCI, q
 from gateway.transport.xta.schemas import XtaSchemas, bundle_dir, load_schemas
 from gateway.transport.xta.spool import Spool
 from gateway.transport.xta_client.breaker import BreakerRegistry, CircuitBreaker
@@ -212,6 +213,27 @@ class XtaClient:
     ) -> Request:
         return self.envelopes.request(port, operation, self.peer.port_url(port), *args, headers=headers, **kwargs)
 
+    def _iterator_request(self, op: str, reader: PartyId, request_id: str, received: Sequence[str]) -> Request:
+        """getNext*/close: ``LastMsgReceived`` is optional as a whole (``xs:sequence minOccurs=0``), which
+        zeep does not model -- it insists on one item -- so an empty list is rendered with a placeholder
+        that is then removed."""
+        port_url = self.peer.port_url(MSGBOX)
+        ids = list(received) or ["urn:placeholder"]
+        tree = self.envelopes.render(
+            MSGBOX,
+            op,
+            port_url,
+            MsgBoxRequestID=request_id,
+            LastMsgReceived=message_ids(ids),
+            headers=[author_header(reader)],
+        )
+        if not received:
+            for element in list(tree.iter(q(OSCI, "LastMsgReceived"))):
+                parent = element.getparent()
+                assert parent is not None
+                parent.remove(element)
+        return Request(op, MSGBOX, self.envelopes.action(MSGBOX, op), serialise(tree))
+
     def _reader(self, operation: str) -> ReplyReader:
         return ReplyReader(self.schemas, self.peer.url, operation)
 
@@ -307,15 +329,7 @@ class XtaClient:
         op = "getNextStatusList"
 
         def attempt() -> StatusListPage:
-            reply = self._simple(
-                lambda: self._request(
-                    MSGBOX,
-                    op,
-                    MsgBoxRequestID=request_id,
-                    LastMsgReceived=message_ids(received),
-                    headers=[author_header(reader)],
-                )
-            )
+            reply = self._simple(lambda: self._iterator_request(op, reader, request_id, received))
             return self._reader(op).status_list(reply)
 
         return self._call(op, attempt)
@@ -343,13 +357,7 @@ class XtaClient:
         op = "getNextMessage"
         return self._fetch(
             op,
-            lambda: self._request(
-                MSGBOX,
-                op,
-                MsgBoxRequestID=request_id,
-                LastMsgReceived=message_ids(received),
-                headers=[author_header(reader)],
-            ),
+            lambda: self._iterator_request(op, reader, request_id, received),
         )
 
     def close_messages(self, reader: PartyId, received: Sequence[str], request_id: str | None = None) -> None:
@@ -358,15 +366,7 @@ class XtaClient:
         request = request_id or f"urn:uuid:{uuid.uuid4()}"
         self._call(
             op,
-            lambda: self._simple(
-                lambda: self._request(
-                    MSGBOX,
-                    op,
-                    MsgBoxRequestID=request,
-                    LastMsgReceived=message_ids(received),
-                    headers=[author_header(reader)],
-                )
-            ),
+            lambda: self._simple(lambda: self._iterator_request(op, reader, request, received)),
         )
 
     # -- flows ---------------------------------------------------------------------------------------------
