@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import anyio.from_thread
 from fastapi import Request
 
-from gateway.api.problems import TOO_LARGE, ApiProblem
+from gateway.api.problems import BAD_REQUEST, TOO_LARGE, ApiProblem
 
 FILENAME_HEADER = "X-Filename"
 
@@ -56,4 +56,9 @@ def requested_filename(request: Request, query_value: str | None) -> str | None:
     raw = query_value or request.headers.get(FILENAME_HEADER)
     if not raw:
         return None
-    return unquote(raw, encoding="utf-8", errors="strict") if "%" in raw else raw
+    if "%" not in raw:
+        return raw
+    try:
+        return unquote(raw, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ApiProblem(BAD_REQUEST, f"the file name {raw!r} is not percent-encoded UTF-8") from None

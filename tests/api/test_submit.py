@@ -324,3 +324,17 @@ def test_validation_failures_are_counted_by_rule(gateway: Gateway) -> None:
     with gateway.client(gateway.token(GOTHA, Scope.SUBMIT)) as client:
         client.post("/api/v1/validate", content=sample.read_bytes())
     assert count() == before + 1
+
+
+def test_file_names_by_header_or_query(gateway: Gateway) -> None:
+    name, data = offer(207)
+    with gateway.client(gateway.token(GOTHA, Scope.SUBMIT)) as client:
+        encoded = client.post("/api/v1/validate", content=data, headers={"X-Filename": name.replace("_", "%5F")})
+        assert encoded.json()["valid"] is True
+        wrong = client.post("/api/v1/validate", content=data, params={"filename": "Umlaut-Ä.xml"})
+        assert "XGW-NAME-001" in {e["rule"] for e in wrong.json()["errors"]}
+        assert wrong.json()["path"] == "Umlaut-Ä.xml"
+        with gateway.no_trace():
+            assert_problem(
+                client.post("/api/v1/messages", content=data, headers={"X-Filename": "%ff%fe.xml"}), 400, "bad-request"
+            )
