@@ -11,6 +11,9 @@ A DMS record is a plain dict (JSON-compatible: dates as ISO strings) with childr
     {"objektart": "Akte", "xdomea_id": "...", "aktenzeichen": "061.10-2024/0815", "betreff": "...",
      "laufzeit_beginn": "2019-03-01", "unterobjekte": [...], "versionen": [{"nummer": "1", "formate": [...]}]}
 
+Codes (Bewertungsvorschlag, Aussonderungsart, Dateiformat) travel as their values: the code list's URI,
+version and name belong to the xdomea version and are added again when a message is built.
+
 Fields the mapping does not know are the DMS's own: :meth:`Mapping.extras_of` returns them, and
 ``extra`` fills DMS-only fields on import from templates (``quelle = "xdomea {message_type} {process_id}"``).
 """
