@@ -35,6 +35,8 @@ XOEV_ID_LENGTH = 128
 """XÖV identifiers are prefix + Behördenkennung (``psw:16077000``); 128 leaves room for long prefixes."""
 WORKER_ID_LENGTH = 128
 SHA256_HEX_LENGTH = 64
+XTA_MESSAGE_ID_LENGTH = 255
+"""XTA MessageIDs are URIs (``urn:de:xta:messageid:...``); longer ones are refused at the XTA server."""
 
 # SQLite only auto-numbers a column declared exactly ``INTEGER PRIMARY KEY``; PostgreSQL gets 64 bits.
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -174,6 +176,22 @@ class Message(SQLModel, table=True):
         index=True,
         description="The message this one answers (correlated by ProzessID and UUIDUrsprungsnachricht).",
     )
+    # -- added by revision 0003 (XTA server) --
+    xta_message_id: str | None = Field(
+        default=None,
+        max_length=XTA_MESSAGE_ID_LENGTH,
+        unique=True,
+        description="The XTA MessageID the message arrived under through the XTA server.",
+    )
+    xta_meta: dict[str, Any] | None = Field(
+        default=None, sa_type=json_type(), description="The XTA transport order (MessageMetaData) as sent."
+    )
+    xta_fetched_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="First fetched from the recipient's XTA MsgBox."
+    )
+    xta_closed_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="Receipt confirmed by the recipient (XTA close)."
+    )
 
 
 class MessageEvent(SQLModel, table=True):
@@ -252,3 +270,20 @@ class DeliveryAttempt(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: DeliveryOutcome | None = Field(default=None, sa_type=str_enum(DeliveryOutcome, length=16))
     error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class XtaMessageId(SQLModel, table=True):
+    """Every XTA MessageID this gateway handed out (createMessageId) or accepted (sendMessage), for good.
+
+    The primary key makes an id usable once across all accounts, durably: ``used_at`` is set when a
+    sendMessage takes the id, and ``message_id`` names the message it carries (SET NULL when the
+    message is pruned, so the id stays used).
+    """
+
+    __tablename__ = "xta_message_id"
+
+    id: str = Field(primary_key=True, max_length=XTA_MESSAGE_ID_LENGTH)
+    account: str = Field(max_length=XOEV_ID_LENGTH, index=True, description="XÖV identifier of the author.")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    message_id: uuid.UUID | None = Field(default=None, foreign_key="message.id", ondelete="SET NULL", index=True)
