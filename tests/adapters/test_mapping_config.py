@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from adapters import ConfigError, adapter_kinds, open_adapter
 from adapters.base import AdapterContext
 from adapters.hotfolder import HotfolderAdapter
 from adapters.mapping import DEFAULT, load_mapping, parse_mapping
+from gateway.config import REPO_ROOT
 from tests.adapters.conftest import generated_tree
 from tests.adapters.test_hotfolder_roundtrip import codes_only
 
@@ -170,3 +172,10 @@ def test_adapter_config_errors_name_the_key(
     with pytest.raises(ConfigError) as caught:
         open_adapter(config, context_for("cfg"))
     assert expected.replace("Value error, ", "") in str(caught.value)
+
+
+def test_documented_default_mapping_is_the_default() -> None:
+    doc = (REPO_ROOT / "docs" / "adapters.md").read_text(encoding="utf-8")
+    section = doc.split("## Mapping", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert parse_mapping(tomllib.loads(block), "docs/adapters.md") == DEFAULT
