@@ -154,10 +154,12 @@ class ApiMetrics:
             "xgw_processing_seconds",
             "Time from a message's arrival to queued (outbound) or delivered (inbound).",
             buckets=PROCESSING_BUCKETS,
-            registry=self.registry,
+            registry=None,
         )
+        # the queue collector feeds the histogram while it is collected, so it must come first
         if engine is not None:
             self.registry.register(_QueueCollector(engine, self.processing))
+        self.registry.register(self.processing)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, route, str(status)).inc()

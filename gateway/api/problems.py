@@ -44,7 +44,6 @@ def _t(slug: str, status: HTTPStatus, title: str) -> ProblemType:
 BAD_REQUEST = _t("bad-request", HTTPStatus.BAD_REQUEST, "The request is malformed")
 INVALID_CURSOR = _t("invalid-cursor", HTTPStatus.BAD_REQUEST, "The pagination cursor is not valid here")
 INCOMPLETE_UPLOAD = _t("incomplete-upload", HTTPStatus.BAD_REQUEST, "The upload ended before its last byte")
-EMPTY_UPLOAD = _t("empty-upload", HTTPStatus.BAD_REQUEST, "The request body is empty")
 UNAUTHORIZED = _t("unauthorized", HTTPStatus.UNAUTHORIZED, "A valid API token is required")
 FORBIDDEN = _t("forbidden", HTTPStatus.FORBIDDEN, "The token's scopes do not allow this")
 FORGED_SENDER = _t("forged-sender", HTTPStatus.FORBIDDEN, "The message names another sender than the token's")

@@ -210,6 +210,11 @@ def test_a_message_watched_through_the_states(fresh_gateway: Gateway) -> None:
             assert "sent" in history
             # still byte-identical as received, though what was delivered may be signed
             assert client.get(f"/api/v1/messages/{created['id']}/payload").content == data
+        with gateway.client(gateway.token(OPERATOR, Scope.ADMIN)) as admin:
+            metrics = admin.get("/metrics").text
+        count = [line for line in metrics.splitlines() if line.startswith("xgw_processing_seconds_count")]
+        assert count
+        assert float(count[0].split()[-1]) >= 1  # the offer reached queued
         with gateway.client(gateway.token(ARCHIVE, Scope.READ)) as archive:
             inbound = archive.get("/api/v1/messages", params={"direction": "in", "process": created["process_id"]})
             copies = inbound.json()["items"]

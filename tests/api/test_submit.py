@@ -289,9 +289,10 @@ def test_truncated_upload_leaves_no_trace(gateway: Gateway, framing: str) -> Non
 
 def test_empty_body_is_a_problem(gateway: Gateway) -> None:
     with gateway.client(gateway.token(GOTHA, Scope.SUBMIT)) as client, gateway.no_trace():
-        response = client.post("/api/v1/messages", content=b"")
-    assert response.status_code in (400, 422)
-    assert response.headers["content-type"].startswith("application/problem+json")
+        problem = assert_problem(client.post("/api/v1/messages", content=b""), 422, "invalid-message")
+        report = client.post("/api/v1/validate", content=b"").json()
+    assert [e["rule"] for e in problem["report"]["errors"]] == ["XGW-IN-002"]
+    assert [e["rule"] for e in report["errors"]] == ["XGW-IN-002"]
 
 
 def test_validate_answers_with_the_report_and_stores_nothing(gateway: Gateway) -> None:

@@ -20,7 +20,6 @@ from starlette.requests import ClientDisconnect
 from gateway.api.auth import Submitter
 from gateway.api.problems import (
     CONFLICT,
-    EMPTY_UPLOAD,
     FORGED_SENDER,
     INCOMPLETE_UPLOAD,
     INVALID_MESSAGE,
@@ -167,8 +166,6 @@ def _name_package(path: Path, limit: int) -> Path:
 def _validate_staged(state: ApiState, principal: Principal, request: Request, name: str | None) -> dict[str, Any]:
     limit = state.settings.pipeline.max_submit_bytes
     with state.payloads.stage(body_chunks(request), limit, name=name) as staged:
-        if staged.size == 0:
-            raise ApiProblem(EMPTY_UPLOAD, "send the message XML or ZIP package as the request body")
         path = staged.path
         if name is None and content_kind(path) is ContentKind.ZIP:
             path = _name_package(path, state.settings.limits.max_package_entries)
