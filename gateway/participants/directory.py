@@ -156,7 +156,8 @@ def view(session: Session, participant: Participant) -> ParticipantView:
         id=participant.xoev_id,
         name=participant.display_name,
         accepted_versions=list(participant.accepted_versions),
-        route=Route(kind=participant.route_kind, endpoint_url=participant.endpoint_url),
+        # as stored, without re-validation: a row written by other tools must still be shown, not crash
+        route=Route.model_construct(kind=participant.route_kind, endpoint_url=participant.endpoint_url),
         signature_policy=participant.signature_policy,
         adapter=dict(participant.adapter_config),
         certificates=[

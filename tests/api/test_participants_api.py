@@ -57,3 +57,17 @@ def test_what_put_refuses(gateway: Gateway) -> None:
         )
         assert {tuple(e["location"][-1:]) for e in invalid["errors"]} >= {("name",)}
         assert_problem(admin.get("/api/v1/participants/psw:00000001"), 404, "not-found")
+
+
+def test_rows_written_by_other_tools_are_shown_as_stored(gateway: Gateway) -> None:
+    from sqlmodel import Session
+
+    from gateway.store.models import Participant, RouteKind
+
+    with Session(gateway.ctx.engine) as session:
+        session.add(Participant(xoev_id="psw:16071000", display_name="Weimarer Land", route_kind=RouteKind.XTA))
+        session.commit()
+    with gateway.client(gateway.token(OPERATOR, Scope.ADMIN)) as admin:
+        shown = admin.get("/api/v1/participants/psw:16071000")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["route"] == {"kind": "xta", "endpoint_url": None}
