@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, col, select
 
-from gateway.participants.spec import CertificateSpec, DirectoryFile, ParticipantSpec, Route
+from gateway.participants.spec import CertificateSpec, DirectoryFile, ParticipantSpec
 from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind, SignaturePolicy
 from gateway.store.types import utcnow
 from gateway.xoev.keys import certificate_pem, load_certificates
@@ -45,13 +45,20 @@ class CertificateView(BaseModel):
     usage: CertificateUsage
 
 
+class RouteView(BaseModel):
+    """A route as stored (no validation: rows written by other tools must still be shown)."""
+
+    kind: RouteKind
+    endpoint_url: str | None
+
+
 class ParticipantView(BaseModel):
     """A directory entry as shown by the CLI and the API: the spec's fields plus the pinned certificates."""
 
     id: str = Field(examples=["psw:16077000"])
     name: str = Field(examples=["Landratsamt Altenburger Land"])
     accepted_versions: list[str] = Field(examples=[["3.0.0", "3.1.0", "4.0.0"]])
-    route: Route
+    route: RouteView
     signature_policy: SignaturePolicy
     adapter: dict[str, Any]
     certificates: list[CertificateView]
@@ -156,8 +163,7 @@ def view(session: Session, participant: Participant) -> ParticipantView:
         id=participant.xoev_id,
         name=participant.display_name,
         accepted_versions=list(participant.accepted_versions),
-        # as stored, without re-validation: a row written by other tools must still be shown, not crash
-        route=Route.model_construct(kind=participant.route_kind, endpoint_url=participant.endpoint_url),
+        route=RouteView(kind=participant.route_kind, endpoint_url=participant.endpoint_url),
         signature_policy=participant.signature_policy,
         adapter=dict(participant.adapter_config),
         certificates=[
