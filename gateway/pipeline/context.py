@@ -61,11 +61,12 @@ def context_from_settings(
     engine = engine or create_engine(database_url(settings))
     if migrate:
         upgrade_database(engine)
+    payloads = PayloadStore(settings.data_dir / PAYLOADS_DIR)
     return PipelineContext(
         settings=settings,
         engine=engine,
-        payloads=PayloadStore(settings.data_dir / PAYLOADS_DIR),
+        payloads=payloads,
         validator=Validator(registry, settings),
         keys=KeyStore(settings.data_dir / KEYS_DIR),
-        transports=default_transports(),
+        transports=default_transports(settings, payloads),
     )

@@ -16,7 +16,9 @@ from typing import Protocol
 
 from sqlmodel import Session, col, select
 
+from gateway.config import Settings
 from gateway.store.models import DeliveryOutcome, Direction, Message, MessageEvent, MessageState, RouteKind
+from gateway.store.payloads import PayloadStore
 from gateway.store.types import utcnow
 
 
@@ -98,19 +100,8 @@ class LocalMailbox:
         return SendResult(SendStatus.SENT, peer, f"in the mailbox as {copy.id}")
 
 
-class Unconfigured:
-    """A route this process has no transport for (the XTA client is not part of this build yet)."""
+def default_transports(settings: Settings, payloads: PayloadStore) -> dict[RouteKind, Transport]:
+    """Local mailboxes, and the XTA 2 client for participants whose route is a remote XTA server."""
+    from gateway.transport.xta_client.transport import XtaTransport  # zeep/requests only when a context is built
 
-    def __init__(self, route: RouteKind) -> None:
-        self.route = route
-
-    def send(self, session: Session, message: Message, *, actor: str) -> SendResult:
-        return SendResult(
-            SendStatus.RETRY,
-            message.recipient_id,
-            f"no transport for route {self.route.value} is configured in this gateway",
-        )
-
-
-def default_transports() -> dict[RouteKind, Transport]:
-    return {RouteKind.MAILBOX: LocalMailbox(), RouteKind.XTA: Unconfigured(RouteKind.XTA)}
+    return {RouteKind.MAILBOX: LocalMailbox(), RouteKind.XTA: XtaTransport(settings, payloads)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -20,6 +21,7 @@ from gateway.store.models import (
     RouteKind,
 )
 from gateway.store.queue import claim_next
+from gateway.transport.xta_client.transport import XtaTransport
 from tests.pipeline import factories
 from tests.pipeline.factories import ARCHIVE_ID, GOTHA
 
@@ -49,11 +51,18 @@ def attempts_of(ctx: PipelineContext, message: Message) -> list[DeliveryAttempt]
 
 
 def test_unreachable_route_is_retried_then_dead_lettered(ctx: PipelineContext) -> None:
+    """A remote XTA peer that refuses connections: the real XTA transport asks for retries, then dead-letter."""
     with_max_attempts(ctx, 3)
+    client = ctx.settings.xta_client.model_copy(update={"max_attempts": 1, "connect_timeout": 2.0})
+    ctx.settings = ctx.settings.model_copy(update={"xta_client": client})
+    ctx.transports[RouteKind.XTA] = XtaTransport(ctx.settings, ctx.payloads)
+    with socket.socket() as probe:  # a loopback port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     with ctx.session() as session:
         archive = factories.directory_entry(session, ARCHIVE_ID)
         archive.route_kind = RouteKind.XTA
-        archive.endpoint_url = "https://xta.invalid/services/XTAService"
+        archive.endpoint_url = f"http://127.0.0.1:{port}/services/XTAService"
         session.commit()
     name, data = factories.offer(seed=11)
     message = factories.submit_bytes(ctx, data, filename=name).message
@@ -62,7 +71,8 @@ def test_unreachable_route_is_retried_then_dead_lettered(ctx: PipelineContext) -
     final = reload(ctx, message)
     assert final.state is S.DEAD_LETTERED
     assert final.attempts == 3
-    assert final.error is not None and "no transport for route xta" in final.error
+    assert final.error is not None
+    assert "127.0.0.1" in final.error or "connect" in final.error.lower(), final.error
     assert final.lease_owner is None
     assert [a.outcome for a in attempts_of(ctx, message)] == [DeliveryOutcome.FAILED] * 3
     with ctx.session() as session:
