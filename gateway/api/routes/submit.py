@@ -8,6 +8,7 @@ document for every refusal -- which leaves no row and no payload behind (intake 
 
 from __future__ import annotations
 
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
 from gateway.api.auth import Submitter
@@ -37,6 +39,7 @@ from gateway.pipeline import directory
 from gateway.pipeline.checks import ContentKind, SignatureMode, check_file, content_kind
 from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, UnknownRecipient
 from gateway.pipeline.intake import safe_filename, submit
+from gateway.store.models import Message
 from gateway.store.payloads import PayloadTooLarge
 from gateway.xoev.package import is_message_name
 
@@ -95,11 +98,7 @@ def _refusal(state: ApiState, exc: Exception) -> ApiProblem:
     raise exc
 
 
-def _message_response(state: ApiState, message_id: Any, created: bool) -> JSONResponse:
-    from sqlmodel import Session
-
-    from gateway.store.models import Message
-
+def _message_response(state: ApiState, message_id: uuid.UUID, created: bool) -> JSONResponse:
     with Session(state.engine) as session:
         message = session.get(Message, message_id)
         assert message is not None
