@@ -144,24 +144,25 @@ class Gateway:
         yield
         assert (self.counts(), self.stored_files()) == before
 
-    def finished(self, method: str, route: str) -> float:
-        """How many requests to ``route`` the server has finished (its own metrics, read in-process)."""
+    def finished(self, method: str, route: str, status: int | None = None) -> float:
+        """How many requests to ``route`` (with ``status``) the server has finished, from its own metrics."""
         registry = self.app.state.xgw.metrics.registry
         total = 0.0
         for metric in registry.collect():
             for sample in metric.samples:
                 labels = sample.labels
-                if sample.name == "xgw_http_requests_total" and (labels.get("route"), labels.get("method")) == (
-                    route,
-                    method,
+                if (
+                    sample.name == "xgw_http_requests_total"
+                    and (labels.get("route"), labels.get("method")) == (route, method)
+                    and (status is None or labels.get("status") == str(status))
                 ):
                     total += sample.value
         return total
 
-    def wait_finished(self, method: str, route: str, more_than: float) -> None:
+    def wait_finished(self, method: str, route: str, more_than: float, status: int | None = None) -> None:
         """Wait (boundedly) until the server has finished a request the client could not see the end of."""
         deadline = time.monotonic() + 30
-        while self.finished(method, route) <= more_than:
+        while self.finished(method, route, status) <= more_than:
             assert time.monotonic() < deadline, f"the server never finished the {method} {route} request"
             time.sleep(0.02)
 
