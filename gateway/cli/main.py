@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "serve": "gateway.cli.serve:serve_command",
     "worker": "gateway.cli.worker:worker_command",
     "xta": "gateway.cli.xta:xta_group",
+    "adapter": "gateway.cli.adapter:adapter_group",
 }
 
 
