@@ -287,3 +287,28 @@ class XtaMessageId(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     message_id: uuid.UUID | None = Field(default=None, foreign_key="message.id", ondelete="SET NULL", index=True)
+
+
+class DeliveryObject(SQLModel, table=True):
+    """Where one Schriftgutobjekt of a message went in the recipient's DMS (issue 5), or why it did not.
+
+    Written by the pipeline's deliver step from the adapter's per-object results, in the transaction of
+    the state change; a redelivery replaces the message's rows. The 0402/0506 import confirmation is
+    built from these rows, so the answer survives a worker dying between import and confirmation.
+    """
+
+    __tablename__ = "delivery_object"
+    __table_args__ = (sa.UniqueConstraint("message_id", "xdomea_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    message_id: uuid.UUID = Field(foreign_key="message.id", ondelete="CASCADE", index=True)
+    xdomea_id: str = Field(max_length=128, index=True, description="Identifikation/ID or 4.0 xdomeaUUID.")
+    kind: str = Field(max_length=32, description="Akte, Teilakte, Vorgang, Teilvorgang, Dokument.")
+    parent_xdomea_id: str | None = Field(
+        default=None, max_length=128, description="The enclosing object; None for the objects handed over."
+    )
+    adapter: str = Field(max_length=64, description="The adapter kind that imported it, e.g. hotfolder.")
+    dms_id: str | None = Field(default=None, max_length=2048, description="The object's id or path in the DMS.")
+    outcome: str = Field(max_length=16, description="imported, duplicate, failed or not-attempted.")
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
