@@ -24,7 +24,7 @@ from gateway.api.routes import actions, health, messages, participants, processe
 from gateway.api.state import ApiState
 from gateway.pipeline.context import PipelineContext
 from gateway.transport.xta.backend import XtaBackend
-from gateway.transport.xta.memory import MemoryBackend
+from gateway.transport.xta.pipeline_backend import PipelineXtaBackend
 from gateway.transport.xta.server import xta_router
 
 DESCRIPTION = """
@@ -69,7 +69,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -> FastAPI:
-    """The whole HTTP surface for ``ctx``; ``xta_backend`` defaults to the in-memory XTA backend."""
+    """The whole HTTP surface for ``ctx``; the XTA ports serve ``ctx``'s pipeline unless ``xta_backend`` is given."""
     app = FastAPI(
         title="xoev-gateway API",
         version=__version__,
@@ -82,7 +82,7 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
     install_handlers(app)
     for module in (health, submit, messages, actions, processes, participants):
         app.include_router(module.router)
-    backend = xta_backend or MemoryBackend(ctx.settings.data_dir / "xta-memory")
+    backend = xta_backend or PipelineXtaBackend(ctx)
     app.include_router(xta_router(backend, ctx.settings))
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
