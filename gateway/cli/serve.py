@@ -13,12 +13,42 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.config import Settings
+from gateway.config import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
     from gateway.pipeline.context import PipelineContext
 
 log = logging.getLogger("gateway.serve")
+
+
+DEMO_DIRECTORY = REPO_ROOT / "examples" / "participants.toml"
+DEMO_TOKEN_NAME = "demo (xgw serve --demo)"  # noqa: S105 - the tokens' label, not a secret
+
+
+def _load_demo(ctx: PipelineContext) -> list[tuple[str, str]]:
+    """Import the demo directory and issue fresh demo tokens, revoking the previous ones.
+
+    A demo must work from one command, so the tokens are printed; they are revoked on the next ``--demo``
+    start, and a production gateway never runs with ``--demo``.
+    """
+    from sqlmodel import Session
+
+    from gateway.participants.directory import import_entries, read_directory_file
+    from gateway.participants.tokens import Scope, create_token, list_tokens, revoke_token
+
+    specs = read_directory_file(DEMO_DIRECTORY)
+    issued: list[tuple[str, str]] = []
+    with Session(ctx.engine) as session:
+        import_entries(session, specs)
+        for info in list_tokens(session):
+            if info.name == DEMO_TOKEN_NAME and info.revoked_at is None:
+                revoke_token(session, info.id)
+        member, archive = specs[0].id, next(s.id for s in specs if "archiv" in s.name.lower())
+        for participant, scopes in ((member, (Scope.SUBMIT, Scope.READ)), (archive, (Scope.SUBMIT, Scope.READ))):
+            token = create_token(session, participant, scopes, name=DEMO_TOKEN_NAME)
+            issued.append((participant, token.secret))
+        session.commit()
+    return issued
 
 
 def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thread:
@@ -35,12 +65,17 @@ def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thre
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="TCP port.")
 @click.option("--no-worker", is_flag=True, help="Serve only; run the pipeline with separate `xgw worker` processes.")
 @click.option(
+    "--demo",
+    is_flag=True,
+    help="Import examples/participants.toml and print fresh tokens for a member and the state archive.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
-def serve_command(host: str, port: int, no_worker: bool, log_level: str) -> None:
+def serve_command(host: str, port: int, no_worker: bool, demo: bool, log_level: str) -> None:
     """Serve the REST API (/api/v1), health and metrics, and the XTA 2 ports."""
     import uvicorn
 
@@ -59,6 +94,9 @@ def serve_command(host: str, port: int, no_worker: bool, log_level: str) -> None
         raise click.ClickException(f"refusing to start: {exc}") from None
     except SchemaBundleError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from None
+    if demo:
+        for participant, secret in _load_demo(ctx):
+            click.echo(f"demo token for {participant} (submit, read): {secret}")
     app = create_app(ctx)
     stop = threading.Event()
     worker = None if no_worker else _start_worker(ctx, stop)

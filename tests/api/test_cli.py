@@ -257,3 +257,53 @@ def test_serve_refuses_a_database_from_a_newer_gateway(fresh_checkout: tuple[Pat
     assert server.returncode == 1
     assert "refusing to start" in stderr.decode()
     assert "9999" in stderr.decode()
+
+
+def _wait_ready(server: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, server.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, "xgw serve did not come up"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def _demo_tokens(server: subprocess.Popen[bytes]) -> dict[str, str]:
+    assert server.stdout is not None
+    tokens: dict[str, str] = {}
+    while len(tokens) < 2:
+        line = server.stdout.readline().decode()
+        assert line, "xgw serve --demo printed no tokens"
+        if line.startswith("demo token for "):
+            tokens[line.split()[3]] = line.split()[-1]
+    return tokens
+
+
+def test_serve_demo_imports_the_directory_and_issues_tokens(fresh_checkout: tuple[Path, dict[str, str]]) -> None:
+    """The quick start's one command: a working gateway with the demo directory and usable tokens."""
+    work, env = fresh_checkout
+    previous: dict[str, str] = {}
+    for _ in range(2):
+        port = _free_port()
+        server = _xgw_process(work, env, "serve", "--demo", "--port", str(port), "--no-worker")
+        try:
+            tokens = _demo_tokens(server)
+            _wait_ready(server, port)
+            assert set(tokens) == {"psw:16077000", next(iter(set(tokens) - {"psw:16077000"}))}
+            for secret in tokens.values():
+                listed = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/messages", headers={"Authorization": f"Bearer {secret}"}
+                )
+                assert listed.status_code == 200, listed.text
+            for secret in previous.values():  # a new --demo start revokes the last demo tokens
+                stale = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/messages", headers={"Authorization": f"Bearer {secret}"}
+                )
+                assert stale.status_code == 401
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.communicate(timeout=30)
+        previous = tokens
