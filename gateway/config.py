@@ -148,6 +148,26 @@ class Api(BaseModel):
     )
 
 
+class Console(BaseModel):
+    """The admin console under /console and the gateway's tracing."""
+
+    enabled: bool = Field(True, description="Serve the admin console under /console.")
+    secret_key_file: Path | None = Field(
+        None,
+        description="File holding the key that signs session cookies (made with mode 0600 when missing); "
+        "default: <data_dir>/console-secret. Every process of one gateway must use the same key.",
+    )
+    session_seconds: int = Field(8 * 3600, description="How long a console sign-in lasts without a new sign-in.")
+    max_failed_logins: int = Field(
+        5, description="Failed sign-ins of one user name within 15 minutes after which further tries are refused."
+    )
+    tracing: bool = Field(
+        False,
+        description="Record OpenTelemetry traces of HTTP requests and of each message's pipeline steps, "
+        "handed to the globally set tracer provider (an SDK TracerProvider with the operator's exporter).",
+    )
+
+
 class Pipeline(BaseModel):
     """The message pipeline's knobs: upload size, leases, retries, receipts and process deadlines."""
 
@@ -211,6 +231,7 @@ class Settings(BaseSettings):
     xta_client: XtaClient = Field(default_factory=XtaClient)
     pipeline: Pipeline = Field(default_factory=Pipeline)
     api: Api = Field(default_factory=Api)
+    console: Console = Field(default_factory=Console)
 
     @classmethod
     def settings_customise_sources(
