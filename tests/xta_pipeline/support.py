@@ -106,7 +106,12 @@ class Gateway:
 
 @contextmanager
 def running_gateway(
-    database_url: str, folder: Path, base: Settings, registry: SchemaRegistry, **xta_server: Any
+    database_url: str,
+    folder: Path,
+    base: Settings,
+    registry: SchemaRegistry,
+    pipeline: dict[str, Any] | None = None,
+    **xta_server: Any,
 ) -> Iterator[Gateway]:
     config = XtaServer.model_validate({"dev_trust_loopback": True, "spool_dir": folder / "spool", **xta_server})
     settings = base.model_copy(
@@ -114,7 +119,9 @@ def running_gateway(
             "data_dir": folder / "data",
             "database_url": database_url,
             "xta_server": config,
-            "pipeline": base.pipeline.model_copy(update={"retry_base_seconds": 0.0, "max_submit_bytes": 1 << 20}),
+            "pipeline": base.pipeline.model_copy(
+                update={"retry_base_seconds": 0.0, "max_submit_bytes": 1 << 20, **(pipeline or {})}
+            ),
         }
     )
     ctx = context_from_settings(settings, registry=registry)
