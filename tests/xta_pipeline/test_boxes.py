@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from zeep.exceptions import Fault
 
 from gateway.config import Settings
-from gateway.store.models import Direction, MessageState
+from gateway.store.models import Direction, Message, MessageState
+from gateway.store.queue import claim_next, release_lease, transition
+from gateway.store.types import utcnow
 from gateway.xoev.build import build
 from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Party
@@ -151,3 +154,34 @@ def test_a_peer_gateway_delivers_to_a_local_box(
         assert xta.report(PEER_A, "urn:de:xta:messageid:peer:61")["MessageStatus"]["Status"] == 1
         fetched = xta.fetch(ARCHIVE, "urn:de:xta:messageid:peer:61")
         assert fetched["body"]["ContentContainer"]["Message"]["_value_1"] == built.to_bytes().strip(b"\r\n")
+
+
+def test_report_turns_yellow_on_a_failed_try_and_red_when_given_up(gateway: Gateway) -> None:
+    """What a worker records for a failed try and for giving up (the queue's own primitives) shows in the report."""
+    xta = Xta(gateway)
+    name, data = offer(seed=71)
+    xta.send("urn:test:unlucky", data, name, GOTHA)
+    with gateway.ctx.session() as session:
+        claimed = claim_next(session, "unlucky-worker", [MessageState.VALIDATED], 30.0)
+        assert claimed is not None
+        release_lease(
+            session,
+            claimed,
+            "unlucky-worker",
+            "try 1 failed; next try in 60 s",
+            error="peer unreachable",
+            retry_at=utcnow() + timedelta(hours=1),
+        )
+    report = xta.report(GOTHA, "urn:test:unlucky")
+    assert report["MessageStatus"]["Status"] == 2
+    [warning] = report["MessageStatus"]["WarnList"]["Warning"]
+    assert warning["Code"]["code"] == "retry" and "peer unreachable" in warning["Reason"]
+
+    with gateway.ctx.session() as session:
+        row = session.get(Message, claimed.id)
+        assert row is not None
+        transition(session, row, MessageState.DEAD_LETTERED, "unlucky-worker", "given up after 8 tries", "peer gone")
+    report = xta.report(GOTHA, "urn:test:unlucky")
+    assert report["MessageStatus"]["Status"] == 3
+    [error] = report["MessageStatus"]["ErrorList"]["Error"]
+    assert error["Code"]["code"] == "dead_lettered" and "peer gone" in error["Reason"]
