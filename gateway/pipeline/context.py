@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gateway.config import Settings
+from gateway.pipeline.dms import AdapterPool
 from gateway.pipeline.transport import Transport, default_transports
 from gateway.store.db import create_engine, database_url, make_session
 from gateway.store.migrate import upgrade_database
@@ -23,7 +24,7 @@ KEYS_DIR = "keys"  # the same directory ``xgw keys`` writes to
 
 @dataclass(slots=True)
 class PipelineContext:
-    """Settings, database, payload store, validator, keys and transports of one gateway process.
+    """Settings, database, payload store, validator, keys, transports and DMS adapters of one gateway process.
 
     Safe to share between threads of a process (the engine pools connections, the validator is
     thread-safe); each unit of work opens its own session with :meth:`session`.
@@ -35,6 +36,8 @@ class PipelineContext:
     validator: Validator
     keys: KeyStore
     transports: dict[RouteKind, Transport] = field(default_factory=dict)
+    #: the participants' DMS adapters, opened on first use (:mod:`gateway.pipeline.dms`)
+    adapters: AdapterPool = field(default_factory=AdapterPool)
 
     @property
     def registry(self) -> SchemaRegistry:

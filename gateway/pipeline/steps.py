@@ -27,18 +27,29 @@ from pathlib import Path
 from lxml import etree
 from sqlmodel import Session
 
-from gateway.pipeline import directory, receipts
+from adapters.base import AdapterError, ImportResult
+from gateway.pipeline import directory, dms_delivery, receipts
 from gateway.pipeline.checks import ContentKind, SignatureMode, SignatureStatus, check_file
 from gateway.pipeline.context import PipelineContext
+from gateway.pipeline.dms import AdapterSpec, adapter_spec
 from gateway.pipeline.errors import Conflict
-from gateway.pipeline.intake import submit
+from gateway.pipeline.intake import stored_path, submit
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import NEVER, allowed
 from gateway.pipeline.transport import SendStatus
-from gateway.store.models import DeliveryAttempt, Direction, Message, MessageState, SignaturePolicy
+from gateway.store.models import (
+    DeliveryAttempt,
+    DeliveryOutcome,
+    Direction,
+    Message,
+    MessageState,
+    SignaturePolicy,
+)
 from gateway.store.queue import LeaseLost, StateConflict, release_lease, renew_lease, transition
 from gateway.store.types import utcnow
 from gateway.xoev.build import BuildError, build_receipt, serialize
+from gateway.xoev.model import Message as XdomeaMessage
+from gateway.xoev.model import ObjectOutcome
 from gateway.xoev.parse import parse_message
 from gateway.xoev.safe_xml import parse_xml
 from gateway.xoev.signature import strip_signature
@@ -47,6 +58,8 @@ from gateway.xoev.validate import ZIP_MAGIC
 
 log = logging.getLogger(__name__)
 S = MessageState
+#: signature states of a payload that carries an enveloped signature
+SIGNED_STATES = frozenset({SignatureStatus.SIGNED.value, SignatureStatus.VERIFIED.value})
 
 
 class Permanent(Exception):
@@ -266,14 +279,22 @@ class Step:
         recipient = directory.participant(self.session, m.recipient_id)
         if recipient is None:
             raise Permanent(f"the recipient {m.recipient_id} is no longer in the participant directory")
-        answered = receipts.find_answered(self.session, m)
+        spec = self.adapter_spec(recipient.xoev_id, recipient.adapter_config)
         reason = f"in the mailbox of {m.recipient_id}"
+        confirm = False
+        if spec is not None:
+            result = self.import_to_dms(spec)
+            reason = f"imported into the DMS of {m.recipient_id} ({spec.kind}, {result.status.value})" + (
+                f" as {result.location}" if result.location else ""
+            )
+            confirm = spec.options.confirm_imports and dms_delivery.confirmation_code(m.message_type) is not None
+        answered = receipts.find_answered(self.session, m)
         values: dict[str, object] = {}
         if answered is not None:
             values["reply_to_id"] = answered.id
             if receipts.acknowledge(self.session, answered, m, actor=self.worker_id):
                 reason += f"; acknowledges message {answered.id}"
-        pending = receipts.receipt_code(m) is not None and self.ctx.settings.pipeline.auto_receipts
+        pending = confirm or (receipts.receipt_code(m) is not None and self.ctx.settings.pipeline.auto_receipts)
         self.move(
             S.DELIVERED,
             reason,
@@ -285,29 +306,50 @@ class Step:
 
     def answer(self) -> bool:
         m = self.message
-        code = receipts.receipt_code(m)
-        if code is None or not self.ctx.settings.pipeline.auto_receipts:
-            self.move(S.CONFIRMED, "nothing to answer", release=True, next_attempt_at=NEVER)
-            return False
-        existing = receipts.existing_receipt(self.session, m, code)
-        self.session.rollback()
-        if existing is None:
-            existing = self.make_receipt(code)
-        self.move(
-            S.CONFIRMED,
-            f"Empfangsbestaetigung {code} sent as message {existing}",
-            release=True,
-            next_attempt_at=NEVER,
-        )
+        recipient = directory.participant(self.session, m.recipient_id)
+        spec = None if recipient is None else self.adapter_spec(recipient.xoev_id, recipient.adapter_config)
+        sent = self.send_answers(confirm=spec is not None and spec.options.confirm_imports)
+        self.move(S.CONFIRMED, "; ".join(sent) or "nothing to answer", release=True, next_attempt_at=NEVER)
         return False
 
-    def make_receipt(self, code: str) -> uuid.UUID:
+    def send_answers(self, *, confirm: bool, reason: str | None = None) -> list[str]:
+        """The Empfangsbestaetigung and (``confirm``) the import confirmation the message asks for, each made
+        once: an answer made by an earlier, interrupted try is found by its identity."""
         m = self.message
-        model = parse_message(self.unsigned_tree())
+        sent = []
+        code = receipts.receipt_code(m)
+        if code is not None and self.ctx.settings.pipeline.auto_receipts:
+            sent.append(f"Empfangsbestaetigung {code} sent as message {self.ensure_answer(code)}")
+        confirmation = dms_delivery.confirmation_code(m.message_type) if confirm else None
+        if confirmation is not None:
+            model = parse_message(self.unsigned_tree())
+            if model.kopf.import_confirmation_requested:
+                rows = dms_delivery.delivered_objects(self.session, m.id)
+                outcomes = dms_delivery.outcomes(model, rows, reason)
+                made = self.ensure_answer(confirmation, model=model, outcomes=outcomes)
+                failed = sum(1 for o in outcomes if o.success is False)
+                sent.append(
+                    f"Importbestaetigung {confirmation} ({len(outcomes) - failed} imported, {failed} failed) "
+                    f"sent as message {made}"
+                )
+        return sent
+
+    def ensure_answer(
+        self, code: str, *, model: XdomeaMessage | None = None, outcomes: list[ObjectOutcome] | None = None
+    ) -> uuid.UUID:
+        existing = receipts.existing_receipt(self.session, self.message, code)
+        self.session.rollback()
+        return existing if existing is not None else self.make_receipt(code, model=model, outcomes=outcomes)
+
+    def make_receipt(
+        self, code: str, *, model: XdomeaMessage | None = None, outcomes: list[ObjectOutcome] | None = None
+    ) -> uuid.UUID:
+        m = self.message
+        model = model or parse_message(self.unsigned_tree())
         try:
-            built = build_receipt(model, code, registry=self.ctx.registry)
+            built = build_receipt(model, code, outcomes=outcomes, registry=self.ctx.registry)
         except BuildError as exc:
-            raise Permanent(f"cannot build the Empfangsbestaetigung {code}: {exc}") from None
+            raise Permanent(f"cannot build the {code} answering this message: {exc}") from None
         data = serialize(built.tree)
         try:
             result = submit(
@@ -322,6 +364,60 @@ class Step:
         except Conflict as conflict:  # made by a worker that lost its lease meanwhile
             return conflict.existing_id
         return result.message.id
+
+    # -- delivery into the recipient's DMS -------------------------------------------------------------
+
+    def adapter_spec(self, participant: str, config: dict[str, object]) -> AdapterSpec | None:
+        try:
+            return adapter_spec(participant, config)
+        except AdapterError as exc:  # a person must fix the directory; until then it is retried, then dead
+            raise Retry(str(exc)) from None
+
+    def import_to_dms(self, spec: AdapterSpec) -> ImportResult:
+        """Import through the recipient's adapter; the per-object rows join the caller's transaction.
+
+        Nothing reached the DMS (down, credentials, configuration) -> :class:`Retry`. The adapter refused
+        the message or part of it -> the rows and the negative confirmation are kept, then
+        :class:`Permanent`.
+        """
+        m = self.message
+        message_id, filename = m.id, m.filename
+        peer = f"adapter:{spec.kind}:{spec.participant}"
+        started = utcnow()
+        try:
+            with self.dms_payload() as path:
+                self.session.rollback()  # end the read transaction before the slow part
+                result = dms_delivery.import_into(self.ctx.adapters, self.ctx.settings, spec, path, filename)
+        except AdapterError as exc:
+            self.session.add(
+                DeliveryAttempt(
+                    message_id=message_id,
+                    peer=peer,
+                    started_at=started,
+                    finished_at=utcnow(),
+                    outcome=DeliveryOutcome.FAILED,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            self.session.commit()
+            raise Retry(f"the DMS of {spec.participant} ({spec.kind}): {exc}") from None
+        dms_delivery.record(self.session, message_id, spec.kind, result)
+        attempt = DeliveryAttempt(message_id=message_id, peer=peer, started_at=started, finished_at=utcnow())
+        if result.ok:
+            attempt.outcome = DeliveryOutcome.SUCCEEDED
+            self.session.add(attempt)
+            self.log.info("imported into the DMS of %s: %s", spec.participant, result.location or result.status.value)
+            return result
+        why = result.reason or "the adapter gave no reason"
+        attempt.outcome, attempt.error = DeliveryOutcome.REJECTED, why
+        self.session.add(attempt)
+        self.session.commit()
+        confirm = spec.options.confirm_imports and dms_delivery.confirmation_code(m.message_type) is not None
+        sent = self.send_answers(confirm=confirm, reason=why)
+        raise Permanent(
+            f"the DMS of {spec.participant} did not import the message ({result.status.value}): {why}"
+            + (f"; {'; '.join(sent)}" if sent else "")
+        )
 
     # -- payload access ------------------------------------------------------------------------------
 
@@ -339,6 +435,25 @@ class Step:
         finally:
             target.unlink(missing_ok=True)
             folder.rmdir()
+
+    @contextlib.contextmanager
+    def dms_payload(self) -> Iterator[Path]:
+        """What a DMS receives: the payload, but an XML message without the enveloped signature.
+
+        The signature protected the transport and was verified by the check step; left in, it makes the
+        message invalid against the xdomea schema the DMS (and the adapter) validate with. The copy is the
+        same bytes on every try, so an adapter's ledger recognises a redelivery.
+        """
+        m = self.message
+        path = stored_path(self.ctx, m)
+        if m.content_kind == ContentKind.ZIP.value or m.signature_status not in SIGNED_STATES:
+            yield path
+            return
+        data = etree.tostring(self.unsigned_tree(), xml_declaration=True, encoding="UTF-8")
+        with tempfile.NamedTemporaryFile(dir=self.ctx.payloads.root / "tmp", prefix="dms-", suffix=".xml") as fh:
+            fh.write(data)
+            fh.flush()
+            yield Path(fh.name)
 
     def unsigned_tree(self) -> etree._ElementTree:
         m = self.message

@@ -1,5 +1,9 @@
 """The worker loop: claim a due message under a lease, run its steps, repeat; stop cleanly on SIGTERM.
 
+Between messages the loop also runs the export rounds of the participants' DMS adapters that are due
+(:class:`~gateway.pipeline.dms_export.Exporter`), so what a DMS offers enters the pipeline without a
+process of its own.
+
 Any number of workers, in one process or many, on one machine or several, share the queue: claiming
 is atomic (PostgreSQL ``FOR UPDATE SKIP LOCKED``, SQLite's single writer), every write is fenced by the
 lease, and a lease that is not renewed expires, so the message of a killed worker is taken over by
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from gateway.pipeline.context import PipelineContext
+from gateway.pipeline.dms_export import Exporter
 from gateway.pipeline.gc import collect_garbage
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import WORK_STATES
@@ -49,6 +54,8 @@ class Worker:
         self.stopping = threading.Event()
         self.stats = WorkerStats()
         self._last_housekeeping = 0.0
+        #: export rounds of the participants' DMS adapters, each at its configured interval
+        self.exporter = Exporter(ctx)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -82,7 +89,10 @@ class Worker:
     def drain(self) -> int:
         """Process until no message is due (or a stop was asked); returns how many were claimed."""
         count = 0
-        while not self.stopping.is_set() and self.run_once():
+        while not self.stopping.is_set():
+            self.exporter.run_due()  # between messages too, so a busy queue does not starve the DMS exports
+            if not self.run_once():
+                break
             count += 1
         return count
 
