@@ -21,6 +21,7 @@ import zeep
 from lxml import etree
 from sqlmodel import Session, col, func, select
 from zeep.exceptions import Fault
+from zeep.plugins import HistoryPlugin
 
 from gateway.api.app import create_app
 from gateway.config import Settings, XtaServer
@@ -170,7 +171,8 @@ class Xta:
     """zeep bound to the three ports of a running gateway."""
 
     def __init__(self, gateway: Gateway) -> None:
-        self.client = zeep.Client(gateway.port_url("ManagementPort") + "?wsdl")
+        self.history = HistoryPlugin(maxlen=10)
+        self.client = zeep.Client(gateway.port_url("ManagementPort") + "?wsdl", plugins=[self.history])
         self.management = self.client.bind("XTAService", "ManagementPort")
         self.send_port = self.client.bind("XTAService", "SendXtaPort")
         self.msgbox = self.client.bind("XTAService", "MsgBoxPort")

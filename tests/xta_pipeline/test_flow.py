@@ -13,6 +13,7 @@ from tests.xta.test_cxf_client import container_xml
 from tests.xta_pipeline.support import (
     ARCHIVE,
     GOTHA,
+    SERVICE_3,
     Gateway,
     Xta,
     author,
@@ -133,3 +134,20 @@ def test_mtom_client_sends_and_fetches_byte_identical(gateway: Gateway, xta_sche
         root.findtext(f".//{{{OSCIMETA}}}MsgIdentification/{{http://www.w3.org/2005/08/addressing}}MessageID")
         == message_id
     )
+
+
+def test_lookup_service_answers_from_the_directory(gateway: Gateway) -> None:
+    xta = Xta(gateway)
+    asked = [(ARCHIVE, "urn:xoev-de:xdomea:schema:3.0.0"), (ARCHIVE, "urn:x:other"), ("psw:99999999", SERVICE_3)]
+    result = xta.management.lookupService(
+        LookupServiceRequestList=[
+            {"LookupService": {"Reader": {"Identifier": {"_value_1": who, "type": "xoev"}}, "ServiceType": service}}
+            for who, service in asked
+        ],
+        _soapheaders=author(GOTHA),
+    )
+    assert len(result) == 3
+    # read the reply itself: zeep renders an available "false" as an empty choice
+    body = xta.history.last_received["envelope"]
+    answers = [e.text for e in body.iter(f"{{{XTA}}}ServiceIsAvailable")]
+    assert answers == ["true", "false", "false"]
