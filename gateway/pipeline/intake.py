@@ -31,6 +31,7 @@ from gateway.pipeline.logs import message_logger
 from gateway.store.models import Direction, Message, MessageEvent, MessageState
 from gateway.store.payloads import PayloadTooLarge, StagedPayload
 from gateway.store.types import utcnow
+from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.package import is_message_name
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,21 @@ def _row(
         signature_status=checked.signature.value,
         signer_fingerprint=checked.signer_fingerprint,
         reply_to_id=reply_to_id,
+        search_text=search_summary(model),
     )
+
+
+SEARCH_TEXT_CHARS = 4000
+
+
+def search_summary(model: XdomeaMessage) -> str | None:
+    """Betreff and Aktenzeichen of every object, casefolded: what the console's free-text search looks in."""
+    parts: list[str] = []
+    for top in (*model.objects, *model.cover_letters):
+        for obj in top.walk():
+            parts.extend(text for text in (obj.kennzeichen, obj.betreff) if text)
+    joined = " | ".join(dict.fromkeys(" ".join(p.split()) for p in parts)).casefold()
+    return joined[:SEARCH_TEXT_CHARS] or None
 
 
 def _first_events(row: Message, checked: Checked, channel: str, actor: str) -> list[MessageEvent]:

@@ -112,6 +112,8 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_queue", "state", "next_attempt_at"),
         sa.Index("ix_message_sender_created", "sender_id", "created_at"),
         sa.Index("ix_message_recipient_created", "recipient_id", "created_at"),
+        sa.Index("ix_message_state_created", "state", "created_at"),
+        sa.Index("ix_message_created_id", "created_at", "id"),
         sa.Index(
             "uq_message_identity",
             "direction",
@@ -192,13 +194,22 @@ class Message(SQLModel, table=True):
     xta_closed_at: datetime | None = Field(
         default=None, sa_type=UTCDateTime, description="Receipt confirmed by the recipient (XTA close)."
     )
+    # -- added by revision 0005 (console) --
+    search_text: str | None = Field(
+        default=None,
+        sa_type=sa.Text,
+        description="Betreff and Aktenzeichen of the message's objects, casefolded, for free-text search.",
+    )
 
 
 class MessageEvent(SQLModel, table=True):
     """One entry of a message's history: every state change, and leases lost, with who and why."""
 
     __tablename__ = "message_event"
-    __table_args__ = (sa.Index("ix_message_event_message", "message_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_message_event_message", "message_id", "id"),
+        sa.Index("ix_message_event_to_state_created", "to_state", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     message_id: uuid.UUID = Field(foreign_key="message.id", ondelete="CASCADE")
@@ -312,3 +323,43 @@ class DeliveryObject(SQLModel, table=True):
     outcome: str = Field(max_length=16, description="imported, duplicate, failed or not-attempted.")
     reason: str | None = Field(default=None, sa_type=sa.Text)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConsoleRole(enum.StrEnum):
+    """What a console user may do: everything, one participant's messages, or look only."""
+
+    GATEWAY_ADMIN = "gateway-admin"
+    PARTICIPANT_ADMIN = "participant-admin"
+    READ_ONLY = "read-only"
+
+
+class ConsoleUser(SQLModel, table=True):
+    """A person who signs in to the admin console; only an Argon2id hash of the password is kept."""
+
+    __tablename__ = "console_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    password_hash: str = Field(max_length=256)
+    role: ConsoleRole = Field(sa_type=str_enum(ConsoleRole, length=32))
+    participant: str | None = Field(
+        default=None, max_length=XOEV_ID_LENGTH, description="The authority a participant admin acts for."
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One admin action or authentication failure: who did what to which target, when, and how it ended."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (sa.Index("ix_audit_entry_at", "at"), sa.Index("ix_audit_entry_actor_at", "actor", "at"))
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=128, description="The console user (or the name tried at a failed sign-in).")
+    action: str = Field(max_length=64, description="e.g. sign-in, retry, participant.edit.")
+    target: str | None = Field(default=None, max_length=2048, description="Message id, participant, user ...")
+    result: str = Field(max_length=16, description="ok, refused or failed.")
+    detail: str | None = Field(default=None, sa_type=sa.Text)
+    client: str | None = Field(default=None, max_length=64, description="The client's address.")
