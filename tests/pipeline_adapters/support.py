@@ -69,6 +69,11 @@ def package(
     return generated, built.path
 
 
+def package_with(generated: Generated, out_dir: Path, ctx: PipelineContext) -> Path:
+    """The package of an already generated (and perhaps altered) message."""
+    return write_package(generated.message, out_dir, generated.files, registry=ctx.registry).path
+
+
 def export_twice(ctx: PipelineContext, participant: str) -> list[Any]:
     """Two export rounds: a hotfolder offers a file only once it was unchanged across two polls."""
     with ctx.session() as session:
