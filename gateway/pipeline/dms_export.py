@@ -76,13 +76,30 @@ def intake_take(ctx: PipelineContext, participant: str) -> Callable[[ExportedFil
     return take
 
 
-def export_round(ctx: PipelineContext, spec: AdapterSpec) -> Round | None:
-    """One export round for the participant; None when another process is running one right now."""
+def export_round(
+    ctx: PipelineContext,
+    spec: AdapterSpec,
+    *,
+    observe: Callable[[ExportedFile, Acknowledgement], None] | None = None,
+) -> Round | None:
+    """One export round for the participant; None when another process is running one right now.
+
+    ``observe`` sees every verdict before the adapter does (``xgw adapter export`` prints the message ids).
+    """
+    take = intake_take(ctx, spec.participant)
+    if observe is not None:
+        plain = take
+
+        def take(file: ExportedFile) -> Acknowledgement:
+            ack = plain(file)
+            observe(file, ack)
+            return ack
+
     with export_lock(ctx.settings, spec.participant) as mine:
         if not mine:
             return None
         with ctx.adapters.use(ctx.settings, spec) as adapter:
-            done = export_once(adapter, intake_take(ctx, spec.participant))
+            done = export_once(adapter, take)
     if done.taken or done.duplicates or done.refused:
         log.info(
             "adapter %s: %d taken, %d duplicate(s), %d refused",
