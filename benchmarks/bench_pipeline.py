@@ -225,7 +225,7 @@ def ingest_run(
 
 
 def bench_ingest(settings: Settings, quick: bool, tmp: Path) -> list[dict[str, Any]]:
-    count = 12 if quick else 400
+    count = 12 if quick else 200
     files = make_corpus(tmp / "corpus", count, package_bytes=(16 << 10) if quick else (256 << 10))
     warm = make_corpus(tmp / "warm", 6, package_bytes=16 << 10)  # every kind and version once
     results = []
