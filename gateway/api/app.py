@@ -20,7 +20,7 @@ from gateway.api.auth import AnyPrincipal
 from gateway.api.metrics import ApiMetrics
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.problems import Problem, install_handlers
-from gateway.api.routes import actions, health, messages, participants, processes, submit
+from gateway.api.routes import actions, dms_objects, health, messages, participants, processes, submit
 from gateway.api.state import ApiState
 from gateway.pipeline.context import PipelineContext
 from gateway.transport.xta.backend import XtaBackend
@@ -80,7 +80,7 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
     metrics = ApiMetrics(ctx.engine)
     app.state.xgw = ApiState(ctx=ctx, metrics=metrics)
     install_handlers(app)
-    for module in (health, submit, messages, actions, processes, participants):
+    for module in (health, submit, messages, actions, processes, participants, dms_objects):
         app.include_router(module.router)
     backend = xta_backend or PipelineXtaBackend(ctx)
     app.include_router(xta_router(backend, ctx.settings))

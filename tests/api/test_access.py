@@ -59,6 +59,9 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
     ("GET", "/api/v1/messages"): RouteSpec((Scope.READ,), "filtered", lambda f: {"url": "/api/v1/messages"}),
     ("GET", "/api/v1/messages/{message_id}"): RouteSpec((Scope.READ,), "404", _message_path()),
     ("GET", "/api/v1/messages/{message_id}/payload"): RouteSpec((Scope.READ,), "404", _message_path("/payload")),
+    ("GET", "/api/v1/messages/{message_id}/dms-objects"): RouteSpec(
+        (Scope.READ,), "404", _message_path("/dms-objects")
+    ),
     ("POST", "/api/v1/messages/{message_id}/cancel"): RouteSpec((Scope.SUBMIT,), "404", _message_path("/cancel")),
     ("POST", "/api/v1/messages/{message_id}/retry"): RouteSpec((Scope.ADMIN,), "404", _message_path("/retry")),
     ("POST", "/api/v1/messages/{message_id}/requeue"): RouteSpec((Scope.ADMIN,), "404", _message_path("/requeue")),
