@@ -159,9 +159,15 @@ class Importer:
             )
             raise Unavailable(f"{exc}; {state}") from None
         self.ledger.staged(key)
-        for obj, parent in inbound.objects:
-            if parent is None and obj.id not in moved:
-                self._move_into_place(obj, created[obj.id], staging.id, target.id)
+        try:
+            for obj, parent in inbound.objects:
+                if parent is None and obj.id not in moved:
+                    self._move_into_place(obj, created[obj.id], staging.id, target.id)
+        except Unavailable as exc:
+            raise Unavailable(
+                f"{exc}; every object is written and waits in the hidden folder {key_name}: "
+                "the next delivery moves it into place"
+            ) from None
         with contextlib.suppress(CmisFault):  # an empty leftover hides itself; the import is complete
             self.session.delete(staging.id)
         results = tuple(

@@ -33,8 +33,10 @@ What it implements (CMIS 1.1 part II, section 5 "Browser Binding"):
   ``IN_TREE('id')``; a secondary type in FROM selects the objects it is applied to.
 
 Fault injection for the tests: :meth:`BrowserBindingApp.fail_request` makes the n-th request from now
-answer 500 (a repository error in the middle of an import); :class:`CmisServer` can be stopped and started
-again on the same port with its content kept (the DMS goes down and comes back).
+answer 500 (a repository error in the middle of an import); :meth:`BrowserBindingApp.down_after` makes every
+request from the n-th on answer 503 until :meth:`BrowserBindingApp.up` (the repository behind a proxy goes
+away mid-import); :class:`CmisServer` can be stopped and started again on the same port with its content
+kept (nothing listens any more).
 """
 
 from __future__ import annotations
@@ -988,6 +990,7 @@ class BrowserBindingApp:
         self.requests = 0
         self.log: list[tuple[str, str, str]] = []  # (method, selector/action, status) of every request
         self._fail_at: dict[int, str] = {}
+        self._down_from: int | None = None
         self._counter_lock = threading.Lock()
 
     def fail_request(self, n: int, exception: str = "runtime") -> None:
@@ -995,10 +998,25 @@ class BrowserBindingApp:
         with self._counter_lock:
             self._fail_at[self.requests + n] = exception
 
+    def down_after(self, n: int) -> None:
+        """From the n-th request from now on, answer 503 as a reverse proxy does whose backend is gone."""
+        with self._counter_lock:
+            self._down_from = self.requests + n
+
+    def up(self) -> None:
+        with self._counter_lock:
+            self._down_from = None
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         with self._counter_lock:
             self.requests += 1
             injected = self._fail_at.pop(self.requests, None)
+            down = self._down_from is not None and self.requests >= self._down_from
+        if down:
+            _drain(environ)
+            self.log.append((environ["REQUEST_METHOD"], environ.get("QUERY_STRING", ""), "503"))
+            start_response("503 Service Unavailable", [("Content-Type", "text/html")])
+            return [b"<html><body>503 Service Unavailable</body></html>"]
         try:
             user = self._authenticate(environ)
             if injected is not None:
