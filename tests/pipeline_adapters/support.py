@@ -61,10 +61,16 @@ def set_adapter(ctx: PipelineContext, participant: str, config: dict[str, Any]) 
 
 
 def package(
-    out_dir: Path, ctx: PipelineContext, *, seed: int, documents: int = 3, version: str = "3.0.0"
+    out_dir: Path,
+    ctx: PipelineContext,
+    *,
+    seed: int,
+    documents: int = 3,
+    version: str = "3.0.0",
+    message_type: str = "0503",
 ) -> tuple[Generated, Path]:
-    """A generated 0503 Aussonderung package from Gotha to the archive."""
-    generated = generate_message(version, "0503", documents=documents, size=3000, seed=seed)
+    """A generated package (by default a 0503 Aussonderung) from Gotha to the archive."""
+    generated = generate_message(version, message_type, documents=documents, size=3000, seed=seed)
     built = write_package(generated.message, out_dir, generated.files, registry=ctx.registry)
     return generated, built.path
 
