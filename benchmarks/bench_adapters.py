@@ -1,5 +1,6 @@
-"""Adapter benchmark for issue 5: documents per second imported into the hotfolder adapter, local and WebDAV,
-and how the time splits between the adapter itself and waiting on the DMS side, as ratios in one run.
+"""Adapter benchmark for issue 5: documents per second imported into the hotfolder adapter (local, WebDAV) and
+the CMIS adapter (into the CMIS Browser Binding test server), and how the time splits between the adapter
+itself and waiting on the DMS side, as ratios in one run.
 
 For each target, ``--packages`` generated 0503 packages (``--documents`` Dokumente each, PDF/TIFF/XML/text
 primary files) are imported one after another with ``HotfolderAdapter.import_message``. Every call into the
@@ -8,6 +9,9 @@ split further into re-validating the package (the largest part by design: a DMS 
 package) and everything else (ledger, naming, bookkeeping). The WebDAV server (WsgiDAV on cheroot) runs in
 its own process on loopback, so its CPU does not hide inside the adapter's process; on a 2-core machine it
 still competes for the cores, which makes the WebDAV figures pessimistic.
+
+For CMIS the DMS time is every call of the adapter's CMIS session (HTTP round trips including cmislib's
+request encoding); the test server (tests/adapters_cmis/cmis_server.py, in-memory) runs in its own process.
 
 Run: ``.venv/bin/python benchmarks/bench_adapters.py [--quick] [--json results.json]``.
 """
@@ -31,8 +35,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import adapters.cmis.adapter as cmis_module  # noqa: E402
 import adapters.hotfolder.adapter as hotfolder_module  # noqa: E402
 from adapters.base import AdapterContext, ImportStatus  # noqa: E402
+from adapters.cmis import CmisAdapter  # noqa: E402
+from adapters.cmis.client import CmisSession  # noqa: E402
 from adapters.hotfolder import HotfolderAdapter  # noqa: E402
 from adapters.hotfolder.local import LocalStorage  # noqa: E402
 from adapters.hotfolder.storage import Storage  # noqa: E402
@@ -107,6 +114,95 @@ def webdav_server(root: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+CMIS_SERVER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, sys.argv[1])
+    from adapters.cmis.properties import CMIS_DEFAULT, metadata_property_ids
+    from tests.adapters_cmis.cmis_server import CmisServer
+    types = {"xdomea:metadata": metadata_property_ids(CMIS_DEFAULT)}
+    server = CmisServer({sys.argv[2]: sys.argv[3]}, secondary_types=types)
+    server.start()
+    print(server.url, flush=True)
+    while True:
+        time.sleep(3600)
+    """
+)
+CMIS_TIMED = (
+    "info", "type_definition", "by_path", "get", "children", "versions", "query", "download", "create_folder",
+    "create_document", "check_out", "check_in", "cancel_check_out", "update", "move", "delete", "delete_tree",
+)  # fmt: skip
+
+
+@contextmanager
+def cmis_server() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CMIS_SERVER, str(ROOT), USER, PASSWORD], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run_cmis(url: str, packages: list[Path], documents: int, state: Path, settings: Settings) -> dict[str, Any]:
+    dms = Stopwatch()
+    validation = Stopwatch()
+    original_read = cmis_module.read_inbound
+
+    def timed_read(*args: Any, **kwargs: Any) -> Any:
+        with validation.timing():
+            return original_read(*args, **kwargs)
+
+    cmis_module.read_inbound = timed_read  # type: ignore[assignment]
+    context = AdapterContext("psw:bench", state, settings, env={"XGW_BENCH_CMIS": PASSWORD})
+    config = {"kind": "cmis", "url": url, "username": USER, "password_env": "XGW_BENCH_CMIS"}
+    adapter = CmisAdapter.from_config(config, context)
+    session: CmisSession = adapter.session
+    for name in CMIS_TIMED:
+        original: Callable[..., Any] = getattr(session, name)
+
+        def wrapper(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with dms.timing():
+                return _original(*args, **kwargs)
+
+        setattr(session, name, wrapper)
+    try:
+        adapter.health()  # connection, type look-ups and folders once, outside the measurement
+        dms.total = 0.0
+        start = time.perf_counter()
+        for path in packages:
+            result = adapter.import_message(path)
+            if result.status is not ImportStatus.IMPORTED:
+                raise SystemExit(f"cmis: {path.name} was not imported: {result.reason}")
+        total = time.perf_counter() - start
+    finally:
+        cmis_module.read_inbound = original_read
+        adapter.close()
+    return _figures("cmis", packages, documents, total, dms.total, validation.total)
+
+
+def _figures(
+    target: str, packages: list[Path], documents: int, total: float, dms: float, validation: float
+) -> dict[str, Any]:
+    docs = documents * len(packages)
+    own = total - dms
+    return {
+        "target": target,
+        "packages": len(packages),
+        "documents": docs,
+        "seconds": round(total, 3),
+        "documents_per_second": round(docs / total, 1),
+        "dms_share": round(dms / total, 3),
+        "adapter_share": round(own / total, 3),
+        "adapter_validation_share": round(validation / total, 3),
+        "adapter_other_share": round((own - validation) / total, 3),
+        "adapter_to_dms_ratio": round(own / dms, 2) if dms else None,
+    }
+
+
 def make_packages(out: Path, count: int, documents: int, size: int, settings: Settings) -> list[Path]:
     paths = []
     for seed in range(count):
@@ -141,20 +237,7 @@ def run(
     finally:
         hotfolder_module.read_inbound = original_read
         adapter.close()
-    docs = documents * len(packages)
-    own = total - dms.total
-    return {
-        "target": target,
-        "packages": len(packages),
-        "documents": docs,
-        "seconds": round(total, 3),
-        "documents_per_second": round(docs / total, 1),
-        "dms_share": round(dms.total / total, 3),
-        "adapter_share": round(own / total, 3),
-        "adapter_validation_share": round(validation.total / total, 3),
-        "adapter_other_share": round((own - validation.total) / total, 3),
-        "adapter_to_dms_ratio": round(own / dms.total, 2) if dms.total else None,
-    }
+    return _figures(target, packages, documents, total, dms.total, validation.total)
 
 
 def main() -> None:
@@ -179,7 +262,9 @@ def main() -> None:
         with webdav_server(base / "dav") as url:
             dav = WebDavStorage(url, username=USER, password=PASSWORD, limits=settings.limits)
             webdav = run("webdav", dav, packages, args.documents, base / "state-webdav", settings)
-    results["runs"] = [local, webdav]
+        with cmis_server() as url:
+            cmis = run_cmis(url, packages, args.documents, base / "state-cmis", settings)
+    results["runs"] = [local, webdav, cmis]
     for r in results["runs"]:
         print(
             f"{r['target']:7} {r['documents']:5} docs in {r['seconds']:7.2f} s "

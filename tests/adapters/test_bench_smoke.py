@@ -23,7 +23,7 @@ def test_bench_adapters_quick(tmp_path: Path) -> None:
         timeout=600,
     )
     runs = json.loads(out.read_text())["runs"]
-    assert [r["target"] for r in runs] == ["local", "webdav"]
+    assert [r["target"] for r in runs] == ["local", "webdav", "cmis"]
     for r in runs:
         assert r["documents"] == 10 and r["documents_per_second"] > 0
         assert abs(r["dms_share"] + r["adapter_share"] - 1) < 0.01
