@@ -145,7 +145,7 @@ def test_hotfolder_is_found_through_its_entry_point(
     ("config", "expected"),
     [
         ({}, "kind: missing"),
-        ({"kind": "sharepoint"}, "kind: no adapter 'sharepoint' is installed (known: hotfolder"),
+        ({"kind": "sharepoint"}, "kind: no adapter 'sharepoint' is installed (known: cmis, hotfolder"),
         ({"kind": "hotfolder", "path": "x", "inbx": "in"}, "inbx: unknown key"),
         ({"kind": "hotfolder"}, "give exactly one of path"),
         ({"kind": "hotfolder", "path": "x", "url": "https://h/"}, "give exactly one of path"),
