@@ -1,0 +1,124 @@
+"""The console's message actions: retry, requeue and cancel through :mod:`gateway.api.actions` (the REST
+API's fenced transitions), plus moving a message to the dead letter, fenced the same way.
+
+Whatever the outcome, the action goes to the audit log with the admin's name; the message's own
+history gets the transition (actor ``console:<name>``).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, update
+
+from gateway.api.actions import Action, ActionRefused, apply
+from gateway.console import audit
+from gateway.console.users import ConsoleAccount
+from gateway.pipeline.states import NEVER, allowed
+from gateway.store.models import Message, MessageEvent, MessageState
+from gateway.store.types import utcnow
+
+
+class ConsoleAction(enum.StrEnum):
+    RETRY = "retry"
+    REQUEUE = "requeue"
+    CANCEL = "cancel"
+    DEAD_LETTER = "dead_letter"
+
+
+def possible(message: Message) -> list[ConsoleAction]:
+    """The actions worth offering for the message's state (the transition is checked again when done)."""
+    state = message.state
+    out = []
+    if state in (MessageState.FAILED, MessageState.DEAD_LETTERED):
+        out.append(ConsoleAction.RETRY)
+    if state not in (
+        MessageState.FAILED,
+        MessageState.DEAD_LETTERED,
+        MessageState.CANCELLED,
+        MessageState.ACKNOWLEDGED,
+        MessageState.CONFIRMED,
+        MessageState.RECEIVED,
+    ):
+        out.append(ConsoleAction.REQUEUE)
+    if allowed(message.direction, state, MessageState.CANCELLED):
+        out.append(ConsoleAction.CANCEL)
+    if allowed(message.direction, state, MessageState.DEAD_LETTERED) or state is MessageState.FAILED:
+        out.append(ConsoleAction.DEAD_LETTER)
+    return out
+
+
+def _dead_letter(session: Session, message: Message, actor: str, note: str | None) -> Message:
+    if not (
+        allowed(message.direction, message.state, MessageState.DEAD_LETTERED) or message.state is MessageState.FAILED
+    ):
+        raise ActionRefused(f"a message in state {message.state.value} cannot be moved to the dead letter")
+    now = utcnow()
+    lease_free = sa.or_(col(Message.lease_owner).is_(None), col(Message.lease_expires_at) <= now)
+    matched = session.exec(
+        update(Message)
+        .where(col(Message.id) == message.id, col(Message.state) == message.state, lease_free)
+        .values(state=MessageState.DEAD_LETTERED, updated_at=now, next_attempt_at=NEVER)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if matched != 1:
+        session.rollback()
+        raise ActionRefused("a worker is processing the message or its state just changed; try again")
+    session.add(
+        MessageEvent(
+            message_id=message.id,
+            from_state=message.state,
+            to_state=MessageState.DEAD_LETTERED,
+            actor=actor,
+            reason=f"moved to the dead letter by {actor}" + (f": {note}" if note else ""),
+            error=message.error,
+            created_at=now,
+        )
+    )
+    session.commit()
+    refreshed = session.get(Message, message.id, populate_existing=True)
+    assert refreshed is not None
+    return refreshed
+
+
+def perform(
+    session: Session,
+    message: Message,
+    action: ConsoleAction,
+    user: ConsoleAccount,
+    note: str | None = None,
+    client: str | None = None,
+) -> Message:
+    """Carry out ``action`` as ``user``; raises :class:`ActionRefused` (audited as refused)."""
+    actor = f"console:{user.name}"
+    engine = session.get_bind()
+    target = str(message.id)
+    before = message.state.value
+    try:
+        if not user.can_act:
+            raise ActionRefused("a read-only user cannot act on messages")
+        if action is ConsoleAction.DEAD_LETTER:
+            done = _dead_letter(session, message, actor, note)
+        else:
+            done = apply(session, message, Action(action.value), actor, note)
+    except ActionRefused as refused:
+        audit.record(
+            engine,  # type: ignore[arg-type]
+            user.name,
+            action.value,
+            target=target,
+            result=audit.REFUSED,
+            detail=f"{before}: {refused}",
+            client=client,
+        )
+        raise
+    audit.record(
+        engine,  # type: ignore[arg-type]
+        user.name,
+        action.value,
+        target=target,
+        detail=f"{before} -> {done.state.value}" + (f"; note: {note}" if note else ""),
+        client=client,
+    )
+    return done
