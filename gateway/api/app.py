@@ -22,6 +22,7 @@ from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.problems import Problem, install_handlers
 from gateway.api.routes import actions, dms_objects, health, messages, participants, processes, submit
 from gateway.api.state import ApiState
+from gateway.console.mount import mount_console
 from gateway.pipeline.context import PipelineContext
 from gateway.transport.xta.backend import XtaBackend
 from gateway.transport.xta.pipeline_backend import PipelineXtaBackend
@@ -84,6 +85,7 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
         app.include_router(module.router)
     backend = xta_backend or PipelineXtaBackend(ctx)
     app.include_router(xta_router(backend, ctx.settings))
+    mount_console(app)  # the admin console under /console (setting console.enabled)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
