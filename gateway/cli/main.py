@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "worker": "gateway.cli.worker:worker_command",
     "xta": "gateway.cli.xta:xta_group",
     "adapter": "gateway.cli.adapter:adapter_group",
+    "queue": "gateway.cli.queue:queue_group",
+    "stats": "gateway.cli.queue:stats_command",
+    "console-users": "gateway.cli.queue:console_users_group",
 }
 
 
