@@ -3,7 +3,8 @@
 An Empfangsbestaetigung is built by the gateway for the recipient (the xdomea engine builds it in the
 answered message's version, Absender and Empfaenger swapped) and re-enters the pipeline through intake
 like any message the recipient sends. Import confirmations (0402, 0506) and the appraisal (0502) are the
-recipient's own work (its DMS or archive) and are never made up here.
+recipient's own work (its DMS or archive) and are never made up here: the gateway builds a 0402/0506 only
+from what the recipient's DMS adapter reported per object (:mod:`gateway.pipeline.dms_delivery`).
 """
 
 from __future__ import annotations

@@ -323,8 +323,9 @@ class Step:
         confirmation = dms_delivery.confirmation_code(m.message_type) if confirm else None
         if confirmation is not None:
             model = parse_message(self.unsigned_tree())
-            if model.kopf.import_confirmation_requested:
-                rows = dms_delivery.delivered_objects(self.session, m.id)
+            rows = dms_delivery.delivered_objects(self.session, m.id)
+            # no rows and no refusal: the message was not delivered through the adapter (it was added later)
+            if model.kopf.import_confirmation_requested and (rows or reason is not None):
                 outcomes = dms_delivery.outcomes(model, rows, reason)
                 made = self.ensure_answer(confirmation, model=model, outcomes=outcomes)
                 failed = sum(1 for o in outcomes if o.success is False)
