@@ -3,16 +3,22 @@
 Start-up upgrades the database to this gateway's schema, or refuses with the reason (a database written
 by a newer gateway, a foreign database); a missing or altered schema bundle is refused too. With no
 configuration at all it serves from ``./var`` (SQLite database, payloads) on 127.0.0.1:8080.
+
+With ``--tls-cert``/``--tls-key`` it serves HTTPS; ``--tls-client-ca`` makes it ask every client for a
+certificate signed by that CA and hand the verified certificate to the XTA ports, where it is bound to
+the account (mutual TLS without a proxy, see gateway/cli/serve_tls.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from gateway.cli.serve_tls import ClientAuth, TlsOptions
 from gateway.config import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -75,7 +81,36 @@ def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thre
     default="info",
     show_default=True,
 )
-def serve_command(host: str, port: int, no_worker: bool, demo: bool, log_level: str) -> None:
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Server certificate (PEM, with intermediates) -- serve HTTPS.",
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="Private key of --tls-cert (PEM).")
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CA certificate(s) (PEM) that client certificates must be signed by: mutual TLS for the XTA accounts.",
+)
+@click.option(
+    "--tls-client-auth",
+    type=click.Choice([a.value for a in ClientAuth]),
+    default=ClientAuth.REQUIRED.value,
+    show_default=True,
+    help="required: refuse connections without a client certificate; optional: let REST clients in without one "
+    "(the XTA ports still refuse them).",
+)
+def serve_command(
+    host: str,
+    port: int,
+    no_worker: bool,
+    demo: bool,
+    log_level: str,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_client_ca: Path | None,
+    tls_client_auth: str,
+) -> None:
     """Serve the REST API (/api/v1), health and metrics, and the XTA 2 ports."""
     import uvicorn
 
@@ -86,6 +121,16 @@ def serve_command(host: str, port: int, no_worker: bool, demo: bool, log_level: 
     from gateway.xoev.registry import SchemaBundleError
 
     configure_logging(log_level)
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_client_ca is not None and tls_cert is None:
+        raise click.UsageError("--tls-client-ca needs --tls-cert and --tls-key")
+    tls: dict[str, Any] = {}
+    if tls_cert is not None and tls_key is not None:
+        try:
+            tls = TlsOptions(tls_cert, tls_key, tls_client_ca, ClientAuth(tls_client_auth)).uvicorn_kwargs()
+        except FileNotFoundError as exc:
+            raise click.ClickException(f"refusing to start: {exc}") from None
     settings = Settings()
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
@@ -101,14 +146,16 @@ def serve_command(host: str, port: int, no_worker: bool, demo: bool, log_level: 
     stop = threading.Event()
     worker = None if no_worker else _start_worker(ctx, stop)
     log.info(
-        "serving on http://%s:%d (data in %s, worker %s)",
+        "serving on %s://%s:%d (data in %s, worker %s%s)",
+        "https" if tls else "http",
         host,
         port,
         settings.data_dir.resolve(),
         "in-process" if worker else "none",
+        f", client certificates {tls_client_auth}" if tls_client_ca else "",
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False, **tls)
     finally:
         stop.set()
         if worker is not None:

@@ -2,7 +2,8 @@
 
 XTA binds an account to a TLS client certificate (mutual TLS). The certificate reaches the application
 in one of two ways: the ASGI ``tls`` extension (servers that expose the peer certificate put the PEM
-chain there), or a header set by a TLS-terminating reverse proxy -- believed only when the operator named
+chain there; ``xgw serve --tls-client-ca`` fills it from the verified connection with
+:func:`tls_extension`), or a header set by a TLS-terminating reverse proxy -- believed only when the operator named
 that header *and* the request really comes from one of the configured proxy addresses, because anyone
 else could set it. In development the operator may trust loopback callers without a certificate; that
 switch is off by default and never applies to other addresses.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,6 +29,9 @@ from gateway.config import XtaServer
 from gateway.transport.xta.errors import ErrorCode, PermissionDenied
 
 IdentitySource = Literal["tls", "proxy", "loopback"]
+
+#: ASGI TLS extension: protocol versions as the TLS wire codes
+_TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +105,27 @@ def certificate_sha256(pem: str) -> str:
     """The fingerprint :class:`CallerIdentity` carries for this certificate (for participant records)."""
     cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
+    """The ASGI ``tls`` extension of one connection (asgiref specs/tls.rst, version 0.2).
+
+    Called once the handshake is done. The client certificate is only there when the server asked for
+    one and the handshake verified it against the configured CA, so what lands in
+    ``client_cert_chain`` is already proven; Python exposes the leaf only, which is what the account
+    binding pins. The cipher suite has no numeric id in :mod:`ssl`, hence None (allowed by the spec).
+    """
+    der = ssl_object.getpeercert(binary_form=True)
+    chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+    name = None
+    if der:
+        cert = x509.load_der_x509_certificate(der)
+        name = cert.subject.rfc4514_string()
+    return {
+        "server_cert": None,
+        "client_cert_chain": chain,
+        "client_cert_name": name,
+        "client_cert_error": None,
+        "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
+        "cipher_suite": None,
+    }
