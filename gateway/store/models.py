@@ -112,7 +112,7 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_queue", "state", "next_attempt_at"),
         sa.Index("ix_message_sender_created", "sender_id", "created_at"),
         sa.Index("ix_message_recipient_created", "recipient_id", "created_at"),
-        sa.Index("ix_message_state_created", "state", "created_at"),
+        sa.Index("ix_message_state_direction_created", "state", "direction", "created_at"),
         sa.Index("ix_message_created_id", "created_at", "id"),
         sa.Index(
             "uq_message_identity",

@@ -7,7 +7,7 @@ Create Date: 2026-11-29
 ``console_user`` holds the people who sign in (Argon2id hashes only), ``audit_entry`` every admin action
 and authentication failure. ``message.search_text`` is filled at intake with the Betreff and Aktenzeichen
 of the message's objects; messages taken in before this revision have none. The indexes serve the
-dashboard (per state: count, oldest; events per state in the last hour) and keyset pagination.
+dashboard (per state and direction: count, oldest; events per state in the last hour) and keyset pagination.
 """
 
 from collections.abc import Sequence
@@ -50,7 +50,7 @@ def upgrade() -> None:
     op.create_index("ix_audit_entry_actor_at", "audit_entry", ["actor", "at"], unique=False)
     with op.batch_alter_table("message") as batch:
         batch.add_column(sa.Column("search_text", sa.Text(), nullable=True))
-    op.create_index("ix_message_state_created", "message", ["state", "created_at"], unique=False)
+    op.create_index("ix_message_state_direction_created", "message", ["state", "direction", "created_at"], unique=False)
     op.create_index("ix_message_created_id", "message", ["created_at", "id"], unique=False)
     op.create_index("ix_message_event_to_state_created", "message_event", ["to_state", "created_at"], unique=False)
 
@@ -58,7 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_message_event_to_state_created", table_name="message_event")
     op.drop_index("ix_message_created_id", table_name="message")
-    op.drop_index("ix_message_state_created", table_name="message")
+    op.drop_index("ix_message_state_direction_created", table_name="message")
     with op.batch_alter_table("message") as batch:
         batch.drop_column("search_text")
     op.drop_index("ix_audit_entry_actor_at", table_name="audit_entry")
