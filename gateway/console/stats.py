@@ -1,7 +1,7 @@
 """The queues at a glance: count, oldest message, throughput of the last hour, failures by rule or fault.
 
 Shared by the dashboard, ``xgw stats`` and the Prometheus collector, so the three always agree. Each
-figure is a query an index answers (``ix_message_state_created``, ``ix_message_event_to_state_created``):
+figure is a query an index answers (``ix_message_state_direction_created``, ``ix_message_event_to_state_created``):
 the dashboard stays cheap with 100,000 messages.
 """
 
