@@ -36,8 +36,10 @@ from sqlmodel import Session, col, select
 
 from gateway.cli.main import cli
 from gateway.config import Settings
+from gateway.pipeline.context import PAYLOADS_DIR
 from gateway.store.db import create_engine
 from gateway.store.models import Certificate, CertificateUsage, Message, MessageEvent, Participant
+from gateway.store.payloads import PayloadStore
 from gateway.transport.xta.backend import PartyId
 from gateway.transport.xta_client.client import XtaClient
 from gateway.transport.xta_client.peer import make_peer
@@ -344,6 +346,9 @@ class Node:
             ).all()
             assert len(rows) == 1, rows
             return rows[0].pem
+
+    def payload(self, ref: str) -> bytes:
+        return PayloadStore(self.folder / "var" / PAYLOADS_DIR).path_of(ref).read_bytes()
 
     def messages(self, **where: Any) -> list[Message]:
         with self.session() as session:
