@@ -12,6 +12,8 @@ its later write fail. Code that must read and write under the write lock asks fo
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +68,7 @@ def _sqlite_engine(url: sa.URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(cursor, busy_timeout_ms)
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
@@ -78,6 +80,29 @@ def _sqlite_engine(url: sa.URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """Switch to WAL unless the file is in WAL already (the mode is persistent).
+
+    Converting needs the database to itself, and SQLite answers "database is locked" at once instead of
+    calling the busy handler when another connection is open at that moment (seen when several processes
+    upgrade a brand-new database together), so the conversion is retried within the busy timeout.
+    """
+    row = cursor.execute("PRAGMA journal_mode").fetchone()
+    if row and str(row[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _create_private_file(path: Path) -> None:
