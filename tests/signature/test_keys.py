@@ -131,3 +131,15 @@ def test_csr_carries_subject_and_key_usage(ec_key: ec.EllipticCurvePrivateKey) -
 def test_days_must_be_positive(ec_key: ec.EllipticCurvePrivateKey) -> None:
     with pytest.raises(ValueError, match="at least one day"):
         self_signed_certificate(ec_key, subject_name("x"), days=0)
+
+
+def test_loaded_keys_are_reused_but_permissions_are_checked_every_time(tmp_path: Path) -> None:
+    from gateway.xoev.keys import KeyFileError, KeyStore, generate_key
+
+    store = KeyStore(tmp_path / "keys")
+    key_id = store.save(generate_key())
+    first = store.load(key_id)
+    assert store.load(key_id) is first  # parsed once per process
+    store.path_for(key_id).chmod(0o644)
+    with pytest.raises(KeyFileError, match="readable by others"):
+        store.load(key_id)
