@@ -34,9 +34,11 @@ def fetch(client: XtaClient, code: str, process_id: str, *, seconds: float = 90)
     return message_id, data
 
 
-def delivery(folder: Any, offer: XdomeaMessage, seed: int, registry: SchemaRegistry) -> tuple[str, bytes]:
+def delivery(
+    folder: Any, offer: XdomeaMessage, seed: int, registry: SchemaRegistry, *, size: int = 8192
+) -> tuple[str, bytes]:
     """The district's 0503 Aussonderung package for the offer's process (same ProzessID), file name and bytes."""
-    generated = generate_message("3.0.0", "0503", documents=2, size=8192, seed=seed)
+    generated = generate_message("3.0.0", "0503", documents=2, size=size, seed=seed)
     kopf = dataclasses.replace(generated.message.kopf, process_id=offer.kopf.process_id, sender=DISTRICT_PARTY)
     message = dataclasses.replace(generated.message, kopf=kopf)
     built = write_package(message, folder, generated.files, registry=registry, compresslevel=1)

@@ -393,15 +393,25 @@ class Pair:
             node.stop()
 
 
-def make_pair(root: Path, *, a_extra: dict[str, dict[str, Any]] | None = None) -> Pair:
-    """Two configured gateways (not started): directories, signing keys exchanged, TLS pins, tokens."""
+def make_pair(
+    root: Path,
+    *,
+    a_extra: dict[str, dict[str, Any]] | None = None,
+    archive_url: Callable[[Node], str] | None = None,
+) -> Pair:
+    """Two configured gateways (not started): directories, signing keys exchanged, TLS pins, tokens.
+
+    ``archive_url`` gives the URL A's directory routes the archive to (default: B's XTA URL), e.g. a
+    faulty front of B.
+    """
     pki = Pki(root / "pki")
     cache = root / "schema-cache"
     a = Node("A", root / "a", pki, pki.issue("gateway-a"), cache)
     b = Node("B", root / "b", pki, pki.issue("gateway-b"), cache)
     for node in (a, b):
         node.folder.mkdir(parents=True)
-    a.configure(peers=[b.xta_url], extra=a_extra)
+    route_to_b = archive_url(b) if archive_url else b.xta_url
+    a.configure(peers=[route_to_b], extra=a_extra)
     b.configure(peers=[a.xta_url])
     versions = ["3.0.0", "3.1.0", "4.0.0"]
     district = {"id": DISTRICT, "name": "Landratsamt Altenburger Land", "accepted_versions": versions}
@@ -417,7 +427,7 @@ def make_pair(root: Path, *, a_extra: dict[str, dict[str, Any]] | None = None) -
                 [
                     {**district, "signature_policy": "require"},
                     {**greiz, "signature_policy": "require"},
-                    {**archive, **remote, "route": {"kind": "xta", "endpoint_url": b.xta_url}},
+                    {**archive, **remote, "route": {"kind": "xta", "endpoint_url": route_to_b}},
                 ],
             )
         ),
