@@ -46,6 +46,37 @@ def test_pages_need_sign_in_and_a_wrong_password_is_audited(gateway: Gateway) ->
         assert client.get("/console/").status_code == 303
 
 
+def test_every_console_route_needs_sign_in(gateway: Gateway, seeded: dict[str, Any]) -> None:
+    """Walks the app's route table, so a new console page without the sign-in check fails here."""
+    from fastapi.routing import APIRoute
+
+    def walk(routes: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # an included router kept as one entry
+            out.extend(walk(inner.routes) if inner is not None else [route])
+        return out
+
+    public = {("GET", "/console/login"), ("POST", "/console/login")}
+    target = seeded["gotha"][0]
+    checked = 0
+    with httpx.Client(base_url=gateway.url) as client:
+        for route in walk(list(gateway.app.routes)):
+            if not isinstance(route, APIRoute) or not route.path.startswith("/console"):
+                continue
+            path = route.path.replace("{message_id}", target).replace("{xoev_id}", "psw:16077000")
+            path = path.replace("{participant_id}", "psw:16077000").replace("{action}", "retry")
+            for method in route.methods:
+                if (method, route.path) in public or method == "HEAD":
+                    continue
+                response = client.request(method, path)
+                assert response.status_code in (303, 401, 403), (method, route.path, response.status_code)
+                if response.status_code == 303:
+                    assert response.headers["location"] == "/console/login"
+                checked += 1
+    assert checked >= 8
+
+
 def test_a_post_without_the_csrf_token_is_refused(gateway: Gateway, seeded: dict[str, Any]) -> None:
     with httpx.Client(base_url=gateway.url) as client:
         client.get("/console/login")
