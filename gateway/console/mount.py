@@ -62,6 +62,6 @@ def mount_console(app: FastAPI) -> None:
     app.add_exception_handler(ConsoleForbidden, forbidden)
     app.add_exception_handler(CsrfFailed, forbidden)
     if settings.console.tracing:
-        from gateway.console.tracing import instrument
+        from gateway.observability.tracing import instrument
 
         instrument(app)

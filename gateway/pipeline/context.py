@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -38,6 +39,8 @@ class PipelineContext:
     transports: dict[RouteKind, Transport] = field(default_factory=dict)
     #: the participants' DMS adapters, opened on first use (:mod:`gateway.pipeline.dms`)
     adapters: AdapterPool = field(default_factory=AdapterPool)
+    #: OpenTelemetry tracer provider for message spans when tracing is on (None: the global provider)
+    tracer_provider: Any = None
 
     @property
     def registry(self) -> SchemaRegistry:

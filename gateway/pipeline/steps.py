@@ -476,4 +476,18 @@ INBOUND = {S.RECEIVED: Step.check, S.VERIFIED: Step.check, S.VALIDATED: Step.del
 
 
 def run_step(ctx: PipelineContext, session: Session, message: Message, worker_id: str) -> None:
-    Step(ctx, session, message, worker_id).run()
+    if not ctx.settings.console.tracing:
+        Step(ctx, session, message, worker_id).run()
+        return
+    from gateway.observability.tracing import message_span
+
+    with message_span(
+        "pipeline.message",
+        str(message.id),
+        state=message.state.value,
+        process_id=message.process_id,
+        message_type=message.message_type,
+        worker=worker_id,
+        provider=ctx.tracer_provider,
+    ):
+        Step(ctx, session, message, worker_id).run()
