@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import adapters.cmis.adapter as cmis_module  # noqa: E402
 import adapters.hotfolder.adapter as hotfolder_module  # noqa: E402
+import adapters.mayan.adapter as mayan_module  # noqa: E402
 from adapters.base import AdapterContext, ImportStatus  # noqa: E402
 from adapters.cmis import CmisAdapter  # noqa: E402
 from adapters.cmis.client import CmisSession  # noqa: E402
@@ -44,6 +45,7 @@ from adapters.hotfolder import HotfolderAdapter  # noqa: E402
 from adapters.hotfolder.local import LocalStorage  # noqa: E402
 from adapters.hotfolder.storage import Storage  # noqa: E402
 from adapters.hotfolder.webdav import WebDavStorage  # noqa: E402
+from adapters.mayan import MayanAdapter, MayanClient  # noqa: E402
 from gateway.config import Settings  # noqa: E402
 from gateway.xoev.build import write_package  # noqa: E402
 from gateway.xoev.generate import generate_message  # noqa: E402
@@ -184,6 +186,47 @@ def run_cmis(url: str, packages: list[Path], documents: int, state: Path, settin
     return _figures("cmis", packages, documents, total, dms.total, validation.total)
 
 
+def run_mayan(packages: list[Path], documents: int, base: Path, settings: Settings) -> dict[str, Any]:
+    """Mayan EDMS (gunicorn in its own processes, installed and cached as for the tests): every HTTP round
+    trip, including the waits Mayan's rate limit (20 requests/s per user) asks for, is DMS time."""
+    from tests.adapters_mayan.server import ADMIN, ADMIN_PASSWORD, provide
+
+    server = provide(base / "mayan")
+    dms = Stopwatch()
+    validation = Stopwatch()
+    original_read = mayan_module.read_inbound
+    original_send = MayanClient._send
+
+    def timed_read(*args: Any, **kwargs: Any) -> Any:
+        with validation.timing():
+            return original_read(*args, **kwargs)
+
+    def timed_send(self: MayanClient, *args: Any, **kwargs: Any) -> Any:
+        with dms.timing():
+            return original_send(self, *args, **kwargs)
+
+    mayan_module.read_inbound = timed_read  # type: ignore[assignment]
+    MayanClient._send = timed_send  # type: ignore[method-assign]
+    context = AdapterContext("psw:bench", base / "state-mayan", settings, env={"XGW_BENCH_MAYAN": ADMIN_PASSWORD})
+    config = {"kind": "mayan", "url": server.url, "username": ADMIN, "password_env": "XGW_BENCH_MAYAN"}
+    adapter = MayanAdapter.from_config(config, context)
+    try:
+        adapter.health()  # login, document type, metadata types and cabinets once, outside the measurement
+        dms.total = 0.0
+        start = time.perf_counter()
+        for path in packages:
+            result = adapter.import_message(path)
+            if result.status is not ImportStatus.IMPORTED:
+                raise SystemExit(f"mayan: {path.name} was not imported: {result.reason}")
+        total = time.perf_counter() - start
+    finally:
+        mayan_module.read_inbound = original_read
+        MayanClient._send = original_send  # type: ignore[method-assign]
+        adapter.close()
+        server.stop()
+    return _figures("mayan", packages, documents, total, dms.total, validation.total)
+
+
 def _figures(
     target: str, packages: list[Path], documents: int, total: float, dms: float, validation: float
 ) -> dict[str, Any]:
@@ -247,6 +290,10 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=20)
     parser.add_argument("--documents", type=int, default=50)
     parser.add_argument("--size", type=int, default=2_000_000, help="bytes of primary files per package")
+    parser.add_argument(
+        "--mayan", action="store_true", help="also import into Mayan EDMS (installed on first use, ~3 min)"
+    )
+    parser.add_argument("--mayan-packages", type=int, default=4, help="packages for the (slow) Mayan run")
     args = parser.parse_args()
     if args.quick:
         args.packages, args.documents, args.size = 2, 5, 20_000
@@ -264,7 +311,9 @@ def main() -> None:
             webdav = run("webdav", dav, packages, args.documents, base / "state-webdav", settings)
         with cmis_server() as url:
             cmis = run_cmis(url, packages, args.documents, base / "state-cmis", settings)
-    results["runs"] = [local, webdav, cmis]
+        results["runs"] = [local, webdav, cmis]
+        if args.mayan:
+            results["runs"].append(run_mayan(packages[: args.mayan_packages], args.documents, base, settings))
     for r in results["runs"]:
         print(
             f"{r['target']:7} {r['documents']:5} docs in {r['seconds']:7.2f} s "
