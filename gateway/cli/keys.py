@@ -68,7 +68,12 @@ def _participant(session: Session, xoev_id: str) -> Participant:
     return found
 
 
-def _pin(session: Session, participant: Participant, certificate: x509.Certificate) -> Certificate | None:
+def _pin(
+    session: Session,
+    participant: Participant,
+    certificate: x509.Certificate,
+    usage: CertificateUsage = CertificateUsage.SIGNING,
+) -> Certificate | None:
     """Store ``certificate`` for ``participant``; None when it is pinned for it already."""
     fingerprint = certificate_fingerprint(certificate)
     existing = session.exec(select(Certificate).where(Certificate.fingerprint_sha256 == fingerprint)).first()
@@ -86,7 +91,7 @@ def _pin(session: Session, participant: Participant, certificate: x509.Certifica
         fingerprint_sha256=fingerprint,
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
-        usage=CertificateUsage.SIGNING,
+        usage=usage,
     )
     session.add(row)
     return row
@@ -154,7 +159,14 @@ def create_command(
 @keys_group.command("import")
 @click.argument("participant")
 @click.argument("cert_file", metavar="CERT.pem", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_command(participant: str, cert_file: Path) -> None:
+@click.option(
+    "--usage",
+    type=click.Choice([CertificateUsage.SIGNING.value, CertificateUsage.TLS.value]),
+    default=CertificateUsage.SIGNING.value,
+    show_default=True,
+    help="signing: verifies the participant's message signatures; tls: its XTA client certificate (mutual TLS).",
+)
+def import_command(participant: str, cert_file: Path, usage: str) -> None:
     """Pin the certificates in CERT.pem (an end-entity certificate, and CA certificates) for PARTICIPANT."""
     settings = Settings()
     try:
@@ -167,10 +179,10 @@ def import_command(participant: str, cert_file: Path) -> None:
     with session_scope(engine) as session:
         entry = _participant(session, participant)
         for certificate in certificates:
-            added = _pin(session, entry, certificate)
+            added = _pin(session, entry, certificate, CertificateUsage(usage))
             has_key = store.has(public_key_fingerprint(certificate.public_key()))
             lines.append(
-                f"{'pinned' if added else 'already pinned'} {certificate_fingerprint(certificate)} "
+                f"{'pinned' if added else 'already pinned'} ({usage}) {certificate_fingerprint(certificate)} "
                 f"{certificate.subject.rfc4514_string()}" + ("  (private key on this gateway)" if has_key else "")
             )
     click.echo("\n".join(lines))

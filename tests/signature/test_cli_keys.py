@@ -191,3 +191,16 @@ def test_expire_ends_the_pin(xgw: Xgw, engine: Engine, data_dir: Path, message: 
     assert ended.not_after < certificate.not_valid_after_utc
     assert verify_message(signed, SENDER, pins(engine), limits=LIMITS).reason is SignatureReason.EXPIRED
     assert json.loads(xgw("list", "--json").output)[0]["status"] == "expired"
+
+
+def test_import_a_tls_client_certificate(xgw: Xgw, engine: Engine, pki: Pki, tmp_path: Path) -> None:
+    """`--usage tls` pins the certificate an XTA client presents for mutual TLS, not a signing pin."""
+    from gateway.store.models import CertificateUsage
+
+    bundle = tmp_path / "client.pem"
+    bundle.write_bytes(pki.ca.cert_pem)
+    result = xgw("import", SENDER, str(bundle), "--usage", "tls")
+    assert result.exit_code == 0, result.output
+    assert "pinned (tls)" in result.output
+    assert [r.usage for r in rows(engine)] == [CertificateUsage.TLS]
+    assert xgw("import", SENDER, str(bundle), "--usage", "bogus").exit_code == 2
