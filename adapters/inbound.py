@@ -19,10 +19,10 @@ from pathlib import Path
 
 from adapters.base import ImportResult, ImportStatus, MessageKey, ObjectResult, ObjectStatus
 from gateway.xoev.model import Message, RecordObject
-from gateway.xoev.package import scan_package
-from gateway.xoev.parse import NotXdomea, parse_message
-from gateway.xoev.report import Report
-from gateway.xoev.validate import ZIP_MAGIC, Validator
+from gateway.xoev.parsing.parse import NotXdomea, parse_message
+from gateway.xoev.validation.package import scan_package
+from gateway.xoev.validation.report import Report
+from gateway.xoev.validation.validate import ZIP_MAGIC, Validator
 
 _CHUNK = 1 << 20
 

@@ -62,7 +62,7 @@ from gateway.pipeline.states import WORK_STATES  # noqa: E402
 from gateway.store.models import Direction, Message, MessageState  # noqa: E402
 from gateway.store.types import utcnow  # noqa: E402
 from gateway.xoev.generate import generate_to  # noqa: E402
-from gateway.xoev.validate import Validator  # noqa: E402
+from gateway.xoev.validation.validate import Validator  # noqa: E402
 
 XGW = Path(sys.executable).with_name("xgw")
 POLL = 0.02  # seconds between two looks at the queue; small against every measured time

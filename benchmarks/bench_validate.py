@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 from gateway.config import Settings  # noqa: E402
 from gateway.xoev.build import build  # noqa: E402
 from gateway.xoev.generate import generate_message, generate_to  # noqa: E402
-from gateway.xoev.registry import SchemaRegistry  # noqa: E402
-from gateway.xoev.safe_xml import parse_xml  # noqa: E402
-from gateway.xoev.validate import Validator  # noqa: E402
+from gateway.xoev.parsing.safe_xml import parse_xml  # noqa: E402
+from gateway.xoev.schemas.registry import SchemaRegistry  # noqa: E402
+from gateway.xoev.validation.validate import Validator  # noqa: E402
 
 XGW = Path(sys.executable).with_name("xgw")
 

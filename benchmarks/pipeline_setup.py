@@ -27,8 +27,14 @@ from gateway.pipeline.worker import Worker
 from gateway.store.db import normalise_url
 from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind, SignaturePolicy
 from gateway.xoev.generate import ARCHIVE, SENDER, generate_to
-from gateway.xoev.keys import KeyAlgorithm, certificate_pem, generate_key, self_signed_certificate, subject_name
-from gateway.xoev.signature import certificate_fingerprint
+from gateway.xoev.signatures.keys import (
+    KeyAlgorithm,
+    certificate_pem,
+    generate_key,
+    self_signed_certificate,
+    subject_name,
+)
+from gateway.xoev.signatures.signature import certificate_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ENV = "XGW_TEST_POSTGRES_URL"

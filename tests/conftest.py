@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from gateway.config import Settings
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "xoev"
 SAMPLES = SHARED / "samples"

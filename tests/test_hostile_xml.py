@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Limits, Settings
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 
 from .conftest import SAMPLES, SHARED
 

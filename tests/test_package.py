@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from gateway.config import Limits
-from gateway.xoev.package import (
+from gateway.xoev.validation.package import (
     MAX_FINDINGS_PER_RULE,
     PackageError,
     PackageScan,
@@ -31,7 +31,7 @@ from gateway.xoev.package import (
     read_entry,
     scan_package,
 )
-from gateway.xoev.report import Finding, Location, Severity
+from gateway.xoev.validation.report import Finding, Location, Severity
 from tests.conftest import SAMPLES
 from tests.hostile_zips import (
     MESSAGE,

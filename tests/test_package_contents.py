@@ -6,8 +6,8 @@ import zipfile
 from pathlib import Path
 
 from gateway.config import Settings
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 
 from .conftest import SAMPLES, SHARED
 

@@ -16,11 +16,11 @@ from lxml import etree
 
 from gateway.config import Settings
 from gateway.xoev.model import Code, Message, ObjectKind, Party, RecordObject
-from gateway.xoev.model_json import message_to_json
-from gateway.xoev.model_text import render_message
-from gateway.xoev.parse import NotXdomea, parse_message, xdomea_version
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.model_json import message_to_json
+from gateway.xoev.parsing.model_text import render_message
+from gateway.xoev.parsing.parse import NotXdomea, parse_message, xdomea_version
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.validation.validate import Validator
 
 from .conftest import SAMPLES
 

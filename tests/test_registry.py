@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from gateway.config import REPO_ROOT, Settings
-from gateway.xoev.catalogue import SUPPORTED_VERSIONS, build_catalogue, load_catalogue
-from gateway.xoev.registry import SchemaBundleError, SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.schemas.catalogue import SUPPORTED_VERSIONS, build_catalogue, load_catalogue
+from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 
 from .conftest import SAMPLES, SHARED
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.xoev.validate import Validator
+from gateway.xoev.validation.validate import Validator
 
 from .conftest import SAMPLES
 

@@ -35,7 +35,7 @@ from adapters.cmis.properties import Store, check_secondary_type, load_cmis_mapp
 from adapters.inbound import read_inbound
 from adapters.ledger import Ledger
 from adapters.mapping import Mapping as FieldMapping
-from gateway.xoev.validate import Validator
+from gateway.xoev.validation.validate import Validator
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from adapters.ledger import Ledger
 from adapters.mapping import Mapping as FieldMapping
 from adapters.mapping import load_mapping
 from gateway.xoev.build.naming import message_stem
-from gateway.xoev.validate import Validator
+from gateway.xoev.validation.validate import Validator
 
 log = logging.getLogger(__name__)
 

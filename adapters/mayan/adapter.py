@@ -53,7 +53,7 @@ from adapters.mayan.schema import Schema, ensure_schema
 from gateway.xoev.build import BuildError, write_package
 from gateway.xoev.generate import PRIMARY_TYPES
 from gateway.xoev.model import Code, Kopf, Message, Party, SendingSystem
-from gateway.xoev.validate import Validator
+from gateway.xoev.validation.validate import Validator
 
 log = logging.getLogger(__name__)
 PENDING_EXPORT = "export.json"

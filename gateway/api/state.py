@@ -16,7 +16,7 @@ from gateway.api.metrics import ApiMetrics
 from gateway.config import Settings
 from gateway.pipeline.context import PipelineContext
 from gateway.store.payloads import PayloadStore
-from gateway.xoev.validate import Validator
+from gateway.xoev.validation.validate import Validator
 
 
 @dataclass

@@ -8,7 +8,7 @@ import click
 
 from gateway.xoev.build import BUILD_VERSIONS, BuildError
 from gateway.xoev.generate import ANSWERED_BY, PRIMARY_TYPES, generate_to, parse_size
-from gateway.xoev.registry import SchemaBundleError
+from gateway.xoev.schemas.registry import SchemaBundleError
 
 _TYPES = sorted(set(PRIMARY_TYPES) | (set(ANSWERED_BY) - {"0202"}))
 

@@ -16,11 +16,11 @@ from typing import Any
 import click
 
 from gateway.config import Settings
-from gateway.xoev.model_json import message_to_json
-from gateway.xoev.model_text import render_message
-from gateway.xoev.parse import NotXdomea, parse_message
-from gateway.xoev.registry import SchemaBundleError, SchemaRegistry
-from gateway.xoev.validate import validate_path
+from gateway.xoev.parsing.model_json import message_to_json
+from gateway.xoev.parsing.model_text import render_message
+from gateway.xoev.parsing.parse import NotXdomea, parse_message
+from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
+from gateway.xoev.validation.validate import validate_path
 
 
 @click.command("inspect")

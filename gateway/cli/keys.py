@@ -1,6 +1,6 @@
 """``xgw keys``: signing keys and pinned certificates of the participants.
 
-Private keys go to ``<data_dir>/keys/`` (see :class:`gateway.xoev.keys.KeyStore`); certificates and
+Private keys go to ``<data_dir>/keys/`` (see :class:`gateway.xoev.signatures.keys.KeyStore`); certificates and
 their pin periods go to the participant directory's ``certificate`` table, which the verifier reads.
 Nothing here prints or logs private key material: output names a key by the SHA-256 of its public key.
 
@@ -26,7 +26,7 @@ from gateway.config import Settings
 from gateway.store.db import create_engine, database_url, session_scope
 from gateway.store.migrate import DatabaseVersionError, upgrade_database
 from gateway.store.models import Certificate, CertificateUsage, Participant
-from gateway.xoev.keys import (
+from gateway.xoev.signatures.keys import (
     KeyAlgorithm,
     KeyFileError,
     KeyStore,
@@ -37,7 +37,7 @@ from gateway.xoev.keys import (
     self_signed_certificate,
     subject_name,
 )
-from gateway.xoev.signature import certificate_fingerprint, public_key_fingerprint
+from gateway.xoev.signatures.signature import certificate_fingerprint, public_key_fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -118,7 +118,7 @@ def serve_command(
     from gateway.api.logs import configure_logging
     from gateway.pipeline.context import context_from_settings
     from gateway.store.migrate import DatabaseVersionError
-    from gateway.xoev.registry import SchemaBundleError
+    from gateway.xoev.schemas.registry import SchemaBundleError
 
     configure_logging(log_level)
     if (tls_cert is None) != (tls_key is None):

@@ -18,8 +18,8 @@ from typing import Any
 import click
 
 from gateway.config import Settings
-from gateway.xoev.registry import SchemaBundleError, SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 
 MESSAGE_SUFFIXES = (".xml", ".zip", ".xdomea")
 

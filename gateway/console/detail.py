@@ -21,10 +21,10 @@ from gateway.store.models import DeliveryAttempt, Message, MessageEvent
 from gateway.store.payloads import PayloadNotFound
 from gateway.transport.xta.pipeline_meta import RED_STATES, report_status
 from gateway.xoev.model import Message as XdomeaMessage
-from gateway.xoev.model_text import render_message
-from gateway.xoev.package import PackageError, is_message_name, read_entry, scan_package
-from gateway.xoev.parse import NotXdomea, parse_message
-from gateway.xoev.safe_xml import XmlRejected, parse_xml
+from gateway.xoev.parsing.model_text import render_message
+from gateway.xoev.parsing.parse import NotXdomea, parse_message
+from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
+from gateway.xoev.validation.package import PackageError, is_message_name, read_entry, scan_package
 
 PROCESS_MESSAGES = 200
 

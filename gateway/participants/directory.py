@@ -24,8 +24,8 @@ from sqlmodel import Session, col, select
 from gateway.participants.spec import CertificateSpec, DirectoryFile, ParticipantSpec
 from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind, SignaturePolicy
 from gateway.store.types import utcnow
-from gateway.xoev.keys import certificate_pem, load_certificates
-from gateway.xoev.signature import certificate_fingerprint
+from gateway.xoev.signatures.keys import certificate_pem, load_certificates
+from gateway.xoev.signatures.signature import certificate_fingerprint
 
 MAX_DIRECTORY_FILE_BYTES = 16 * 1024 * 1024
 

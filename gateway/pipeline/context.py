@@ -15,9 +15,9 @@ from gateway.store.db import create_engine, database_url, make_session
 from gateway.store.migrate import upgrade_database
 from gateway.store.models import RouteKind
 from gateway.store.payloads import PayloadStore
-from gateway.xoev.keys import KeyStore
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.signatures.keys import KeyStore
+from gateway.xoev.validation.validate import Validator
 
 PAYLOADS_DIR = "payloads"
 KEYS_DIR = "keys"  # the same directory ``xgw keys`` writes to

@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 
 from gateway.store.models import Certificate, CertificateUsage, Participant
 from gateway.store.types import utcnow
-from gateway.xoev.keys import KeyFileError, KeyStore, SigningKey, load_certificates
-from gateway.xoev.signature import public_key_fingerprint
-from gateway.xoev.verifying import PinnedCertificate, SignaturePolicy, TrustDirectory, TrustedParticipant
+from gateway.xoev.signatures.keys import KeyFileError, KeyStore, SigningKey, load_certificates
+from gateway.xoev.signatures.signature import public_key_fingerprint
+from gateway.xoev.signatures.verifying import PinnedCertificate, SignaturePolicy, TrustDirectory, TrustedParticipant
 
 
 def participant(session: Session, xoev_id: str) -> Participant | None:

@@ -32,7 +32,7 @@ from gateway.store.models import Direction, Message, MessageEvent, MessageState
 from gateway.store.payloads import PayloadTooLarge, StagedPayload
 from gateway.store.types import utcnow
 from gateway.xoev.model import Message as XdomeaMessage
-from gateway.xoev.package import is_message_name
+from gateway.xoev.validation.package import is_message_name
 
 log = logging.getLogger(__name__)
 

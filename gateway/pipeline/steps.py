@@ -50,11 +50,11 @@ from gateway.store.types import utcnow
 from gateway.xoev.build import BuildError, build_receipt, serialize
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.model import ObjectOutcome
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.signature import strip_signature
-from gateway.xoev.signing import SigningError, sign_message
-from gateway.xoev.validate import ZIP_MAGIC
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.signatures.signature import strip_signature
+from gateway.xoev.signatures.signing import SigningError, sign_message
+from gateway.xoev.validation.validate import ZIP_MAGIC
 
 log = logging.getLogger(__name__)
 S = MessageState

@@ -44,7 +44,7 @@ from gateway.xoev.model import (
     Primaerdokument,
     RecordObject,
 )
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 
 #: message types the generator writes itself; replies to them are built with the receipt builder
 PRIMARY_TYPES: dict[str, str] = {

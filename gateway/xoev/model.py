@@ -1,6 +1,6 @@
 """The typed model of an xdomea message, the same for every supported version.
 
-Parsing (:mod:`gateway.xoev.parse`) fills it from any version; building (:mod:`gateway.xoev.build`) writes
+Parsing (:mod:`gateway.xoev.parsing.parse`) fills it from any version; building (:mod:`gateway.xoev.build`) writes
 it out in 3.0.0, 3.1.0 or 4.0.0. Names follow the standard where they name its things (Kopf, Akte,
 Vorgang, ProzessID ...) so that people who know xdomea recognise them; 4.0.0's XÖV Basisnachricht header
 (nachrichtenkopf/autor/leser) maps onto the same ``Kopf``.

@@ -29,7 +29,7 @@ from adapters.inbound import read_inbound, refused
 from adapters.ledger import Ledger
 from adapters.mapping import DEFAULT
 from adapters.mapping import Mapping as FieldMapping
-from gateway.xoev.validate import Validator
+from gateway.xoev.validation.validate import Validator
 
 
 class MemoryAdapter(DmsAdapter):

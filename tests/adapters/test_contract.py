@@ -22,9 +22,9 @@ from adapters.hotfolder.storage import join
 from gateway.config import Settings
 from gateway.xoev.build import build_receipt
 from gateway.xoev.model import Message
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.validation.validate import Validator
 from tests.adapters.conftest import DavServer, generated_tree, write_generated
 from tests.adapters.memory import MemoryAdapter
 

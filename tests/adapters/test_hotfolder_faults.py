@@ -22,7 +22,7 @@ from adapters.hotfolder import HotfolderAdapter, HotfolderConfig
 from adapters.hotfolder.local import LocalStorage
 from adapters.hotfolder.webdav import WebDavStorage
 from gateway.config import Settings
-from gateway.xoev.validate import Validator
+from gateway.xoev.validation.validate import Validator
 from tests.adapters.conftest import PASSWORD, USER, DavServer, HotfolderFactory, generated_tree, write_generated
 
 

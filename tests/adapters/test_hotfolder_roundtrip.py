@@ -13,9 +13,9 @@ from pathlib import Path
 from adapters import Acknowledgement, ExportedFile, ImportStatus, export_once
 from gateway.config import Settings
 from gateway.xoev.model import Code, Message, ObjectKind, RecordObject
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.validation.validate import Validator
 from tests.adapters.conftest import HotfolderFactory, generated_tree, write_generated
 
 

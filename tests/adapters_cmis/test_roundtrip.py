@@ -18,9 +18,9 @@ from adapters.cmis import CmisAdapter
 from adapters.cmis.properties import CMIS_DEFAULT
 from gateway.config import Settings
 from gateway.xoev.model import Message, ObjectKind, RecordObject
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.validation.validate import Validator
 from tests.adapters.conftest import generated_tree, write_generated
 from tests.adapters_cmis.cmis_server import CmisServer
 from tests.adapters_cmis.conftest import PASSWORD, SECONDARY, USER, CmisFactory

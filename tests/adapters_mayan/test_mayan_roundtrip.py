@@ -14,9 +14,9 @@ from adapters import Acknowledgement, ImportStatus, ObjectStatus, export_once
 from adapters.mayan.schema import COMPLETE, IMPORT, STATE
 from gateway.config import Settings
 from gateway.xoev.model import Message, ObjectKind
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.validation.validate import Validator
 from tests.adapters.conftest import generated_tree, write_generated
 from tests.adapters.test_hotfolder_roundtrip import codes_only
 from tests.adapters_mayan.conftest import MayanFactory

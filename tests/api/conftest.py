@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.config import Settings
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.api.support import Gateway, available_backends, running_gateway
 
 

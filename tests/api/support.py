@@ -37,7 +37,7 @@ from gateway.store.models import Message, MessageEvent
 from gateway.xoev.build import build
 from gateway.xoev.generate import generate_message, generate_to
 from gateway.xoev.model import Party
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 
 POSTGRES_ENV = "XGW_TEST_POSTGRES_URL"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "xoev"

@@ -24,7 +24,13 @@ from gateway.config import REPO_ROOT
 from gateway.participants.tokens import authenticate, hash_token
 from gateway.store.db import create_engine
 from gateway.store.models import ApiToken, Certificate
-from gateway.xoev.keys import KeyAlgorithm, certificate_pem, generate_key, self_signed_certificate, subject_name
+from gateway.xoev.signatures.keys import (
+    KeyAlgorithm,
+    certificate_pem,
+    generate_key,
+    self_signed_certificate,
+    subject_name,
+)
 from tests.store.conftest import database_url
 
 __all__ = ["database_url"]

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from gateway.participants.tokens import Scope
-from gateway.xoev.keys import KeyAlgorithm, certificate_pem, generate_key, self_signed_certificate, subject_name
+from gateway.xoev.signatures.keys import (
+    KeyAlgorithm,
+    certificate_pem,
+    generate_key,
+    self_signed_certificate,
+    subject_name,
+)
 from tests.api.support import OPERATOR, Gateway, assert_problem
 
 GREIZ = "psw:16076000"

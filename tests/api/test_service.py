@@ -18,7 +18,7 @@ from gateway.config import Settings
 from gateway.participants.tokens import Scope
 from gateway.pipeline.context import context_from_settings
 from gateway.store.db import create_engine
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.api.support import GOTHA, OPERATOR, Gateway, assert_problem, offer, serve
 
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from gateway.cli.main import cli
 from gateway.xoev.generate import generate_message, generate_to, parse_size
 from gateway.xoev.model import ObjectKind
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 
 MAGIC = {".pdf": b"%PDF-", ".tif": b"II*\x00", ".xml": b"<?xml", ".txt": b""}
 

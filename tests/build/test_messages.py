@@ -7,9 +7,9 @@ from lxml import etree
 
 from gateway.xoev.build import BuildError, build_message, serialize
 from gateway.xoev.model import Code, ObjectKind, Primaerdokument, RecordObject
-from gateway.xoev.parse import parse_message
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 from tests.build.models import ARCHIVE, CREATED, MESSAGE_UUID, PRIMARY_FILES, PROCESS_ID, SENDER, message
 
 VERSIONS = ("3.0.0", "3.1.0", "4.0.0")

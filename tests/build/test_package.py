@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from gateway.xoev.build import BuildError, ChunkSource, write_package
-from gateway.xoev.parse import parse_message
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 from tests.build.models import PRIMARY_FILES, PROCESS_ID, message
 from tests.conftest import SAMPLES
 

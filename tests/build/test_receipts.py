@@ -7,9 +7,9 @@ from lxml import etree
 
 from gateway.xoev.build import BuildError, build_receipt
 from gateway.xoev.model import Code, Kopf, Message, ObjectOutcome
-from gateway.xoev.parse import parse_message
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.validate import Validator
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.validation.validate import Validator
 from tests.build.models import ARCHIVE, MESSAGE_UUID, message
 from tests.conftest import SAMPLES
 

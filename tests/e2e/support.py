@@ -48,9 +48,9 @@ from gateway.xoev.generate import ARCHIVE as ARCHIVE_PARTY
 from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.model import Party
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.signature import certificate_fingerprint, strip_signature
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.signatures.signature import certificate_fingerprint, strip_signature
 
 DISTRICT = "psw:16077000"  # Landratsamt Altenburger Land, hosted by gateway A
 ARCHIVE = "psw:16000001"  # Landesarchiv Thüringen (the generator's archive), hosted by gateway B

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.models import Direction
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.e2e.exchange import answer, delivery, fetch, package_xml, wait_arrived
 from tests.e2e.support import ARCHIVE, DISTRICT, Pair, make_pair, model_of, offer, submit
 

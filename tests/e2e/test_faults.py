@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gateway.store.models import Direction, Message
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.e2e.exchange import delivery, wait_arrived
 from tests.e2e.faulty_peer import FaultyPeer, Mode
 from tests.e2e.support import Node, Pair, make_pair, offer, submit, wait_for

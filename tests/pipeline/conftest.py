@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from gateway.config import Settings
 from gateway.pipeline.context import PipelineContext, context_from_settings
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.pipeline import factories
 from tests.store.conftest import database_url, empty_engine, engine
 

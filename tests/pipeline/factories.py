@@ -12,8 +12,14 @@ from gateway.pipeline.intake import SubmitResult, submit
 from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind, SignaturePolicy
 from gateway.xoev.build import build
 from gateway.xoev.generate import ARCHIVE, SENDER, generate_message
-from gateway.xoev.keys import KeyAlgorithm, certificate_pem, generate_key, self_signed_certificate, subject_name
-from gateway.xoev.signature import certificate_fingerprint
+from gateway.xoev.signatures.keys import (
+    KeyAlgorithm,
+    certificate_pem,
+    generate_key,
+    self_signed_certificate,
+    subject_name,
+)
+from gateway.xoev.signatures.signature import certificate_fingerprint
 
 GOTHA = "psw:16067000"
 ARCHIVE_ID = "psw:16000001"

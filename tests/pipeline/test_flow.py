@@ -8,9 +8,9 @@ from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.states import FINAL
 from gateway.pipeline.worker import Worker
 from gateway.store.models import DeliveryAttempt, Direction, Message, MessageEvent, MessageState
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.signature import find_signatures
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.signatures.signature import find_signatures
 from tests.pipeline import factories
 from tests.pipeline.factories import ARCHIVE_ID, GOTHA
 

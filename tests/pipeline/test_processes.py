@@ -12,8 +12,8 @@ from gateway.pipeline.worker import Worker
 from gateway.store.types import utcnow
 from gateway.xoev.build import build_receipt, serialize, write_package
 from gateway.xoev.generate import generate_message
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
 from tests.pipeline import factories
 from tests.pipeline.factories import ARCHIVE_ID, GOTHA
 

@@ -20,8 +20,8 @@ from gateway.store.models import DeliveryObject, Message, Participant
 from gateway.xoev.build import write_package
 from gateway.xoev.generate import Generated, generate_message
 from gateway.xoev.model import Message as XdomeaMessage
-from gateway.xoev.parse import parse_message
-from gateway.xoev.safe_xml import parse_xml
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import parse_xml
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from gateway.xoev.verifying import PinnedCertificate, SignaturePolicy, TrustDirectory, TrustedParticipant
+from gateway.xoev.signatures.verifying import PinnedCertificate, SignaturePolicy, TrustDirectory, TrustedParticipant
 from tests.conftest import SAMPLES
 from tests.signature.pki import OTHER, SENDER, Pki, build_pki
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from gateway.xoev.keys import SigningKey
+from gateway.xoev.signatures.keys import SigningKey
 
 SENDER = "psw:16077000"
 OTHER = "psw:16051000"

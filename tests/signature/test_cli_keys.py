@@ -20,9 +20,9 @@ from gateway.config import Limits
 from gateway.store.db import create_engine
 from gateway.store.migrate import upgrade_database
 from gateway.store.models import Certificate, Participant, RouteKind
-from gateway.xoev.keys import KeyStore
-from gateway.xoev.signing import sign_message
-from gateway.xoev.verifying import (
+from gateway.xoev.signatures.keys import KeyStore
+from gateway.xoev.signatures.signing import sign_message
+from gateway.xoev.signatures.verifying import (
     PinnedCertificate,
     SignatureReason,
     TrustDirectory,

@@ -28,8 +28,8 @@ from signxml.exceptions import InvalidSignature
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from gateway.config import Limits
-from gateway.xoev.signature import NS, DigestAlgorithm, SignatureAlgorithm
-from gateway.xoev.verifying import SignatureReason, TrustDirectory, verify_message
+from gateway.xoev.signatures.signature import NS, DigestAlgorithm, SignatureAlgorithm
+from gateway.xoev.signatures.verifying import SignatureReason, TrustDirectory, verify_message
 
 MANIFEST = tomllib.loads((Path(__file__).parent / "interop_vectors.toml").read_text(encoding="utf-8"))["vector"]
 VERSION = importlib.metadata.version("signxml")

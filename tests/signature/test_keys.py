@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 
 from gateway.config import Limits
-from gateway.xoev.keys import (
+from gateway.xoev.signatures.keys import (
     KeyAlgorithm,
     KeyFileError,
     KeyStore,
@@ -21,9 +21,9 @@ from gateway.xoev.keys import (
     self_signed_certificate,
     subject_name,
 )
-from gateway.xoev.signature import public_key_fingerprint
-from gateway.xoev.signing import sign_message
-from gateway.xoev.verifying import (
+from gateway.xoev.signatures.signature import public_key_fingerprint
+from gateway.xoev.signatures.signing import sign_message
+from gateway.xoev.signatures.verifying import (
     PinnedCertificate,
     TrustDirectory,
     TrustedParticipant,
@@ -134,7 +134,7 @@ def test_days_must_be_positive(ec_key: ec.EllipticCurvePrivateKey) -> None:
 
 
 def test_loaded_keys_are_reused_but_permissions_are_checked_every_time(tmp_path: Path) -> None:
-    from gateway.xoev.keys import KeyFileError, KeyStore, generate_key
+    from gateway.xoev.signatures.keys import KeyFileError, KeyStore, generate_key
 
     store = KeyStore(tmp_path / "keys")
     key_id = store.save(generate_key())

@@ -8,8 +8,8 @@ import pytest
 from lxml import etree
 
 from gateway.config import Limits
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.signature import (
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.signatures.signature import (
     DS_SIGNATURE,
     NS,
     Canonicalization,
@@ -17,8 +17,8 @@ from gateway.xoev.signature import (
     enveloped_signature,
     strip_signature,
 )
-from gateway.xoev.signing import SigningError, sign_message, sign_tree
-from gateway.xoev.validate import Validator
+from gateway.xoev.signatures.signing import SigningError, sign_message, sign_tree
+from gateway.xoev.validation.validate import Validator
 from tests.signature.conftest import SAMPLE_XML
 from tests.signature.pki import Pki
 

@@ -14,13 +14,10 @@ from signxml.algorithms import SignatureConstructionMethod
 from signxml.signer import XMLSigner
 
 from gateway.config import Limits
-from gateway.xoev.report import Report
-from gateway.xoev.rules import RULES
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.signature import DS_SIGNATURE, NS, certificate_fingerprint
-from gateway.xoev.signing import sign_tree
-from gateway.xoev.validate import Validator
-from gateway.xoev.verifying import (
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.signatures.signature import DS_SIGNATURE, NS, certificate_fingerprint
+from gateway.xoev.signatures.signing import sign_tree
+from gateway.xoev.signatures.verifying import (
     PinnedCertificate,
     SignaturePolicy,
     SignatureReason,
@@ -30,6 +27,9 @@ from gateway.xoev.verifying import (
     VerificationStatus,
     verify_message,
 )
+from gateway.xoev.validation.report import Report
+from gateway.xoev.validation.rules import RULES
+from gateway.xoev.validation.validate import Validator
 from tests.signature.conftest import directory_for
 from tests.signature.pki import DAY, NOW, OTHER, SENDER, Identity, Pki, make_ca, make_ee
 

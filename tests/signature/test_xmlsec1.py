@@ -14,9 +14,9 @@ import pytest
 from lxml import etree
 
 from gateway.config import Limits
-from gateway.xoev.signature import ENVELOPED_TRANSFORM, Canonicalization, DigestAlgorithm, SignatureAlgorithm
-from gateway.xoev.signing import sign_message
-from gateway.xoev.verifying import SignatureReason, TrustDirectory, VerificationStatus, verify_message
+from gateway.xoev.signatures.signature import ENVELOPED_TRANSFORM, Canonicalization, DigestAlgorithm, SignatureAlgorithm
+from gateway.xoev.signatures.signing import sign_message
+from gateway.xoev.signatures.verifying import SignatureReason, TrustDirectory, VerificationStatus, verify_message
 from tests.signature.pki import SENDER, Identity, Pki
 
 LIMITS = Limits()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Settings
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.store.conftest import database_url
 from tests.xta.conftest import xta_schemas
 from tests.xta_pipeline.support import Gateway, running_gateway

@@ -30,7 +30,7 @@ from gateway.pipeline.worker import Worker
 from gateway.store.models import Message, MessageEvent, Participant, RouteKind, SignaturePolicy, XtaMessageId
 from gateway.transport.xta.backend import PartyId
 from gateway.transport.xta.ns import OSCIMETA, WSA, XTA
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.pipeline.factories import add_participant
 from tests.xta.support import serve
 

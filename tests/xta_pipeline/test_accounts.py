@@ -22,9 +22,15 @@ from zeep.exceptions import Fault
 from gateway.config import Settings
 from gateway.store.models import Certificate, CertificateUsage
 from gateway.store.types import utcnow
-from gateway.xoev.keys import KeyAlgorithm, certificate_pem, generate_key, self_signed_certificate, subject_name
-from gateway.xoev.registry import SchemaRegistry
-from gateway.xoev.signature import certificate_fingerprint
+from gateway.xoev.schemas.registry import SchemaRegistry
+from gateway.xoev.signatures.keys import (
+    KeyAlgorithm,
+    certificate_pem,
+    generate_key,
+    self_signed_certificate,
+    subject_name,
+)
+from gateway.xoev.signatures.signature import certificate_fingerprint
 from tests.xta_pipeline.support import ARCHIVE, GOTHA, PEER_A, PEER_B, Gateway, author, fault_of, running_gateway
 
 HEADER = "X-Client-Cert"

@@ -16,7 +16,7 @@ from gateway.store.types import utcnow
 from gateway.xoev.build import build
 from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Party
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.pipeline.factories import offer
 from tests.xta_pipeline.support import (
     ALTENBURG,

@@ -22,7 +22,7 @@ from gateway.api.state import ApiState, api_state
 from gateway.api.views import Health, Readiness
 from gateway.participants.tokens import Scope
 from gateway.store.migrate import DatabaseVersionError, check_database
-from gateway.xoev.registry import SchemaBundleError
+from gateway.xoev.schemas.registry import SchemaBundleError
 
 router = APIRouter(tags=["health"])
 

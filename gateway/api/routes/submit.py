@@ -41,7 +41,7 @@ from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, U
 from gateway.pipeline.intake import safe_filename, submit
 from gateway.store.models import Message
 from gateway.store.payloads import PayloadTooLarge
-from gateway.xoev.package import is_message_name
+from gateway.xoev.validation.package import is_message_name
 
 router = APIRouter(tags=["messages"])
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.xoev.catalogue import XSD_NS
-from gateway.xoev.codelists import CodeList
-from gateway.xoev.registry import SchemaRegistry
+from gateway.xoev.schemas.catalogue import XSD_NS
+from gateway.xoev.schemas.codelists import CodeList
+from gateway.xoev.schemas.registry import SchemaRegistry
 
 _XS = f"{{{XSD_NS}}}"
 NACHRICHTENTYP_URI = "urn:xoev-de:xdomea:codeliste:nachrichtentyp"

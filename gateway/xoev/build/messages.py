@@ -18,7 +18,7 @@ from gateway.xoev.build.check import ensure_valid
 from gateway.xoev.build.common import BuildError, Writer, now_utc
 from gateway.xoev.build.naming import message_stem
 from gateway.xoev.model import Message, ObjectOutcome
-from gateway.xoev.registry import SchemaRegistry, default_registry
+from gateway.xoev.schemas.registry import SchemaRegistry, default_registry
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 

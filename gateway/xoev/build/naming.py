@@ -2,7 +2,7 @@
 
 2.x/3.x: ``<ProzessID>_<Gruppe.Name.Code>`` (``…_Aussonderung.Aussonderung.0503``); 4.0.0:
 ``<ProzessID>_<Code>_<LfdNr>`` (``…_0503_1``). The receiving archive matches messages to its process by
-these names; :mod:`gateway.xoev.naming` checks them on the way in, this writes them on the way out.
+these names; :mod:`gateway.xoev.validation.naming` checks them on the way in, this writes them on the way out.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from gateway.xoev.build.common import BuildError
 from gateway.xoev.build.messages import BuiltMessage, build_message, serialize
 from gateway.xoev.build.naming import message_stem
 from gateway.xoev.model import Message
-from gateway.xoev.registry import SchemaRegistry, default_registry
-from gateway.xoev.report import Report
+from gateway.xoev.schemas.registry import SchemaRegistry, default_registry
+from gateway.xoev.validation.report import Report
 
 CHUNK = 1 << 20
 #: Formats that are already compressed (or random test data) gain nothing from deflate but CPU time.
@@ -145,7 +145,7 @@ def write_package(
         raise
     report = None
     if verify:
-        from gateway.xoev.validate import Validator
+        from gateway.xoev.validation.validate import Validator
 
         report = Validator(registry, settings).validate_path(target).report
         if not report.valid:

@@ -17,7 +17,7 @@ from gateway.xoev.build.common import BuildError, now_utc
 from gateway.xoev.build.messages import LAYOUTS, BuiltMessage, build_message
 from gateway.xoev.build.naming import message_stem
 from gateway.xoev.model import Code, Kopf, Message, ObjectOutcome, Party, RecordObject, SendingSystem
-from gateway.xoev.registry import SchemaRegistry, default_registry
+from gateway.xoev.schemas.registry import SchemaRegistry, default_registry
 
 #: answered code -> the codes that may answer it
 REPLIES: dict[str, tuple[str, ...]] = {

@@ -1,6 +1,6 @@
 """Findings and validation reports: the values every check returns instead of raising.
 
-A finding always names the rule (a stable id from :mod:`gateway.xoev.rules`), where it happened and what
+A finding always names the rule (a stable id from :mod:`gateway.xoev.validation.rules`), where it happened and what
 is wrong, in English and German, so that the authority that sent the message can act on it without asking
 us. The JSON form is a stable, documented interface (docs/validation-report.md).
 """
@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.xoev.rules import RULES, Rule
+from gateway.xoev.validation.rules import RULES, Rule
 
 
 class Severity(enum.StrEnum):

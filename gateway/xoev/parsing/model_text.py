@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from gateway.xoev.model import Code, Message, ObjectOutcome, Party, RecordObject
-from gateway.xoev.model_json import object_counts
+from gateway.xoev.parsing.model_json import object_counts
 
 INDENT = "  "
 

@@ -5,8 +5,8 @@ messages that failed validation, to show people what they sent. Missing mandator
 empty values; only a root element outside every xdomea namespace is refused, with :class:`NotXdomea`.
 A namespace of an unknown xdomea version is read the same way (the version string is kept as found).
 
-Header: :mod:`gateway.xoev.parse_kopf`; Schriftgutobjekte: :mod:`gateway.xoev.parse_objects`; the ids
-receipts answer for: :mod:`gateway.xoev.parse_receipts`.
+Header: :mod:`gateway.xoev.parsing.parse_kopf`; Schriftgutobjekte: :mod:`gateway.xoev.parsing.parse_objects`; the ids
+receipts answer for: :mod:`gateway.xoev.parsing.parse_receipts`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 from lxml import etree
 
 from gateway.xoev.model import Message, RecordObject
-from gateway.xoev.parse_common import local_name, names_for
-from gateway.xoev.parse_kopf import parse_kopf
-from gateway.xoev.parse_objects import object_parser
-from gateway.xoev.parse_receipts import parse_overall, parse_reference, reference_tags
+from gateway.xoev.parsing.parse_common import local_name, names_for
+from gateway.xoev.parsing.parse_kopf import parse_kopf
+from gateway.xoev.parsing.parse_objects import object_parser
+from gateway.xoev.parsing.parse_receipts import parse_overall, parse_reference, reference_tags
 
 NAMESPACE_PREFIX = "urn:xoev-de:xdomea:schema:"
 SUPPORTED_VERSIONS = ("2.3.0", "2.4.0", "3.0.0", "3.1.0", "4.0.0")

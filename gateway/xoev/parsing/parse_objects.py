@@ -24,7 +24,7 @@ from functools import lru_cache
 from lxml import etree
 
 from gateway.xoev.model import Code, DocumentVersion, Format, ObjectKind, Primaerdokument, RecordObject
-from gateway.xoev.parse_common import (
+from gateway.xoev.parsing.parse_common import (
     CODE,
     Names,
     child,

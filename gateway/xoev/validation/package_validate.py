@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from gateway.xoev.naming import check_name, stem_of
-from gateway.xoev.package import (
+from gateway.xoev.parsing.safe_xml import source_line
+from gateway.xoev.validation.naming import check_name, stem_of
+from gateway.xoev.validation.package import (
     PackageError,
     PackageScan,
     check_package_layout,
@@ -26,11 +27,10 @@ from gateway.xoev.package import (
     read_entry,
     scan_package,
 )
-from gateway.xoev.report import Finding, Location, Report, finding
-from gateway.xoev.safe_xml import source_line
+from gateway.xoev.validation.report import Finding, Location, Report, finding
 
 if TYPE_CHECKING:
-    from gateway.xoev.validate import ValidationResult, Validator
+    from gateway.xoev.validation.validate import ValidationResult, Validator
 
 
 _CHUNK = 1024 * 1024
@@ -137,7 +137,7 @@ def primary_references(tree: etree._ElementTree) -> tuple[list[str], dict[str, L
 
 
 def validate_package(validator: Validator, path: Path) -> ValidationResult:
-    from gateway.xoev.validate import ValidationResult
+    from gateway.xoev.validation.validate import ValidationResult
 
     shown = str(path)
     report = Report(path=shown)

@@ -37,10 +37,9 @@ from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, 
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from gateway.config import Limits
-from gateway.xoev.keys import has_digital_signature
-from gateway.xoev.report import Finding, Location, finding
-from gateway.xoev.safe_xml import XmlRejected, parse_xml
-from gateway.xoev.signature import (
+from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
+from gateway.xoev.signatures.keys import has_digital_signature
+from gateway.xoev.signatures.signature import (
     ENVELOPED_TRANSFORM,
     NS,
     Canonicalization,
@@ -51,6 +50,7 @@ from gateway.xoev.signature import (
     find_signatures,
     strip_signature,
 )
+from gateway.xoev.validation.report import Finding, Location, finding
 
 
 class SignaturePolicy(enum.StrEnum):
@@ -463,7 +463,7 @@ _EE_POLICY = x509v.ExtensionPolicy.permit_all().require_present(
 
 def directory_from_pems(entries: Mapping[str, tuple[Sequence[bytes], SignaturePolicy]]) -> TrustDirectory:
     """A directory from PEM bundles per participant, for tests and for callers without a database."""
-    from gateway.xoev.keys import load_certificates
+    from gateway.xoev.signatures.keys import load_certificates
 
     participants = []
     for participant, (pems, policy) in entries.items():

@@ -5,7 +5,7 @@ aborts the whole archive on one entry whose name is flagged UTF-8 but is not, si
 prepended to the archive, and (in CPython 3.11.7, the runtime we deploy) does not detect overlapping
 entries at all (gh-109858). Here every structure is read with a size known in advance, the central
 directory is streamed record by record, and every failure is an exception carrying a reason that a
-person can act on. Policy (what is allowed) lives in :mod:`gateway.xoev.package`; this module only says
+person can act on. Policy (what is allowed) lives in :mod:`gateway.xoev.validation.package`; this module only says
 what the bytes are.
 """
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from gateway.xoev.signature import public_key_fingerprint
+from gateway.xoev.signatures.signature import public_key_fingerprint
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

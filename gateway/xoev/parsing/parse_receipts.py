@@ -26,8 +26,8 @@ from functools import lru_cache
 from lxml import etree
 
 from gateway.xoev.model import Code, ObjectOutcome
-from gateway.xoev.parse_common import Names, child, child_text, code, text, to_bool
-from gateway.xoev.parse_objects import aussonderungsart
+from gateway.xoev.parsing.parse_common import Names, child, child_text, code, text, to_bool
+from gateway.xoev.parsing.parse_objects import aussonderungsart
 
 _REFERENCE_ELEMENTS = (
     "BewertetesObjekt",

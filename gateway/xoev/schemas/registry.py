@@ -23,7 +23,7 @@ import xmlschema
 from lxml import etree
 
 from gateway.config import Settings
-from gateway.xoev.catalogue import (
+from gateway.xoev.schemas.catalogue import (
     Catalogue,
     CatalogueError,
     VersionEntry,
@@ -31,7 +31,7 @@ from gateway.xoev.catalogue import (
     read_xml_catalog,
     sha256_file,
 )
-from gateway.xoev.codelists import CodeList, CodeLists, load_code_lists
+from gateway.xoev.schemas.codelists import CodeList, CodeLists, load_code_lists
 
 
 class SchemaBundleError(Exception):

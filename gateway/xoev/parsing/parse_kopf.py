@@ -18,7 +18,7 @@ from __future__ import annotations
 from lxml import etree
 
 from gateway.xoev.model import Code, Kopf, Party, SendingSystem
-from gateway.xoev.parse_common import (
+from gateway.xoev.parsing.parse_common import (
     CODE,
     Names,
     child,

@@ -4,7 +4,7 @@ The sending authority's certificate (and any intermediates) travel in ``KeyInfo/
 receiver can match the signer against its pinned certificates without a look-up. The signature method
 follows the key: RSA-SHA256 for RSA keys, ECDSA-SHA256 for P-256 keys; SHA-1 cannot be asked for.
 Sign the message only after it was validated: the signed form no longer passes the xdomea schema (see
-:mod:`gateway.xoev.signature`).
+:mod:`gateway.xoev.signatures.signature`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from signxml.algorithms import SignatureMethod as SxMethod
 from signxml.signer import XMLSigner
 
 from gateway.config import Limits
-from gateway.xoev.keys import SigningKey, has_digital_signature
-from gateway.xoev.safe_xml import parse_xml
-from gateway.xoev.signature import (
+from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.signatures.keys import SigningKey, has_digital_signature
+from gateway.xoev.signatures.signature import (
     NS,
     Canonicalization,
     DigestAlgorithm,
@@ -33,7 +33,7 @@ from gateway.xoev.signature import (
     find_signatures,
     public_key_fingerprint,
 )
-from gateway.xoev.verifying import SignatureRefused, check_signature_value
+from gateway.xoev.signatures.verifying import SignatureRefused, check_signature_value
 
 _RSA_METHODS = {SignatureAlgorithm.RSA_SHA256, SignatureAlgorithm.RSA_SHA384, SignatureAlgorithm.RSA_SHA512}
 _EC_METHODS = {SignatureAlgorithm.ECDSA_SHA256, SignatureAlgorithm.ECDSA_SHA384, SignatureAlgorithm.ECDSA_SHA512}

@@ -1,0 +1,1 @@
+"""XMLDSig signatures: signing, verifying against pinned certificates, the key store."""

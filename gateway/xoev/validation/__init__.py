@@ -1,0 +1,1 @@
+"""Validation: XSD, the rules beyond XSD, ZIP packages, and the reports with their rule table."""
