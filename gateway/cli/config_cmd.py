@@ -7,6 +7,7 @@ Generating the reference from the settings class keeps it complete by constructi
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,8 +33,8 @@ def _fields(model: type[BaseModel], prefix: str = "", env: str = "XGW_") -> Iter
             yield from _fields(annotation, f"{prefix}{name}.", f"{env}{name.upper()}__")
             continue
         default: Any = "(computed)" if field.default_factory is not None else field.default
-        if isinstance(default, str) and default.startswith(str(REPO_ROOT)):
-            default = "<checkout>" + default[len(str(REPO_ROOT)) :]
+        if isinstance(default, str | Path) and str(default).startswith(str(REPO_ROOT)):
+            default = "<checkout>" + str(default)[len(str(REPO_ROOT)) :]  # the same docs from any checkout
         yield f"{prefix}{name}", f"{env}{name.upper()}", default, field.description or ""
 
 
