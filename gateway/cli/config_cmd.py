@@ -7,8 +7,8 @@ Generating the reference from the settings class keeps it complete by constructi
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
