@@ -208,9 +208,12 @@ class PayloadStore:
                 os.fsync(out.fileno())
             yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size))
         finally:
-            for leftover in folder.iterdir():  # the staged file, also if the caller renamed it
-                leftover.unlink(missing_ok=True)
-            folder.rmdir()
+            # the staged file, also if the caller renamed it; the folder may be gone already when
+            # remove_stale_temp_files took it from a stage that outlived the grace period
+            with contextlib.suppress(FileNotFoundError):
+                for leftover in folder.iterdir():
+                    leftover.unlink(missing_ok=True)
+                folder.rmdir()
 
     def _commit_staged(self, path: Path, ref: PayloadRef) -> PayloadRef:
         final = self.path_of(ref.sha256)
