@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import threading
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 import uvicorn
 from sqlmodel import Session, func, select
 
@@ -32,14 +29,13 @@ from gateway.participants.directory import upsert
 from gateway.participants.spec import ParticipantSpec
 from gateway.participants.tokens import Scope, create_token
 from gateway.pipeline.context import PipelineContext, context_from_settings
-from gateway.store.db import normalise_url
 from gateway.store.models import Message, MessageEvent
 from gateway.xoev.build import build
 from gateway.xoev.generate import generate_message, generate_to
 from gateway.xoev.model import Party
 from gateway.xoev.schemas.registry import SchemaRegistry
+from tests.store.conftest import empty_database
 
-POSTGRES_ENV = "XGW_TEST_POSTGRES_URL"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "xoev"
 SAMPLES = SHARED / "samples"
 
@@ -59,29 +55,11 @@ ALTENBURG_PARTY = Party(
 )
 
 
-def available_backends() -> list[str]:
-    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
-
-
 @contextmanager
 def database(backend: str, folder: Path) -> Iterator[str]:
-    """An empty database of its own: an SQLite file, or a PostgreSQL database dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'gateway.db'}"
-        return
-    server = normalise_url(os.environ[POSTGRES_ENV])
-    name = f"xgw_api_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    """An empty database of its own (see tests/store/conftest.py)."""
+    with empty_database(backend, folder, prefix="xgw_api") as url:
+        yield url
 
 
 @contextmanager

@@ -8,8 +8,9 @@ import pytest
 
 from gateway.config import Settings
 from gateway.xoev.schemas.registry import SchemaRegistry
-from tests.api.support import Gateway, available_backends, running_gateway
+from tests.api.support import Gateway, running_gateway
 from tests.console.support import add_users
+from tests.store.conftest import available_backends
 
 
 @pytest.fixture(scope="module", params=available_backends())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,14 +34,15 @@ def _quote(name: str) -> str:
     return f'"{name}"'
 
 
-@pytest.fixture(params=available_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database of this test's own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+@contextmanager
+def empty_database(backend: str, folder: Path, prefix: str = "xgw_test") -> Iterator[str]:
+    """The URL of an empty database of its own: an SQLite file in ``folder``, or a PostgreSQL database
+    created on the test server and dropped (with its connections) afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'gateway.db'}"
         return
     server = normalise_url(os.environ[POSTGRES_ENV])
-    name = f"xgw_test_{uuid.uuid4().hex[:16]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -52,6 +54,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
                 connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
     finally:
         admin.dispose()
+
+
+@pytest.fixture(params=available_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of this test's own."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
