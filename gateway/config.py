@@ -20,7 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the installed package (data files the gateway reads at run time live inside it)
+PACKAGE_ROOT = Path(__file__).resolve().parent
+#: the checkout, when running from one (only used to find ../shared/xoev beside it)
+REPO_ROOT = PACKAGE_ROOT.parent
 
 
 def default_schema_dir() -> Path:
@@ -208,7 +211,7 @@ class Settings(BaseSettings):
         description="Directory holding the XÖV schema bundles (xdomea/<version>/, xta/).",
     )
     catalogue_file: Path = Field(
-        REPO_ROOT / "schemas" / "catalogue.json",
+        PACKAGE_ROOT / "xoev" / "schemas" / "catalogue.json",
         description="The project's catalogue of supported standard versions and their file hashes.",
     )
     data_dir: Path = Field(Path("var"), description="Where the gateway keeps its database, payloads and caches.")

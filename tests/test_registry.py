@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import REPO_ROOT, Settings
+from gateway.config import PACKAGE_ROOT, Settings
 from gateway.xoev.schemas.catalogue import SUPPORTED_VERSIONS, build_catalogue, load_catalogue
 from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
 from gateway.xoev.validation.validate import Validator
@@ -27,13 +27,13 @@ def bundle_copy(tmp_path: Path) -> Path:
 
 def test_catalogue_matches_the_shared_bundle() -> None:
     """schemas/catalogue.json is what `xgw schemas catalogue` derives from the trusted bundle."""
-    committed = json.loads((REPO_ROOT / "schemas" / "catalogue.json").read_text(encoding="utf-8"))
+    committed = json.loads((PACKAGE_ROOT / "xoev" / "schemas" / "catalogue.json").read_text(encoding="utf-8"))
     assert committed == build_catalogue(SHARED)
     assert tuple(committed["versions"]) == SUPPORTED_VERSIONS
 
 
 def test_every_version_compiles_offline(registry: SchemaRegistry) -> None:
-    catalogue = load_catalogue(REPO_ROOT / "schemas" / "catalogue.json")
+    catalogue = load_catalogue(PACKAGE_ROOT / "xoev" / "schemas" / "catalogue.json")
     for version, entry in catalogue.versions.items():
         for elements in entry.entries.values():
             compiled = registry.schema_for(version, elements[0])
@@ -76,7 +76,7 @@ def test_no_bundle_is_a_clear_setup_error(tmp_path: Path) -> None:
 
 def test_4_0_0_without_catalog_cannot_fetch(bundle_copy: Path) -> None:
     """Without catalog.xml the absolute imports have no local target; the registry refuses, never fetches."""
-    catalogue = load_catalogue(REPO_ROOT / "schemas" / "catalogue.json")
+    catalogue = load_catalogue(PACKAGE_ROOT / "xoev" / "schemas" / "catalogue.json")
     entry = catalogue.versions["4.0.0"]
     stripped = type(catalogue)(
         {**catalogue.versions, "4.0.0": type(entry)(**{**_fields(entry), "catalog": None, "files": {}})}

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from gateway.cli.main import cli
-from gateway.config import REPO_ROOT
+from gateway.config import PACKAGE_ROOT, REPO_ROOT
 
 from .conftest import SHARED
 
@@ -33,7 +33,7 @@ def test_check_fails_on_a_tampered_bundle(tmp_path: Path) -> None:
 def test_catalogue_output_is_the_committed_catalogue() -> None:
     result = CliRunner().invoke(cli, ["schemas", "catalogue"], env={"XGW_SCHEMA_DIR": str(SHARED)})
     assert result.exit_code == 0
-    assert result.output == (REPO_ROOT / "schemas" / "catalogue.json").read_text(encoding="utf-8")
+    assert result.output == (PACKAGE_ROOT / "xoev" / "schemas" / "catalogue.json").read_text(encoding="utf-8")
 
 
 def test_rules_doc_is_up_to_date() -> None:

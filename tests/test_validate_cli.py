@@ -112,9 +112,10 @@ def test_json_output_follows_the_published_schema(tmp_path: Path) -> None:
     """Every report of a varied batch (valid, invalid, hostile, packages) matches schemas/validation-report."""
     import jsonschema
 
-    from gateway.config import REPO_ROOT
+    from gateway.config import PACKAGE_ROOT
 
-    schema = json.loads((REPO_ROOT / "schemas" / "validation-report.schema.json").read_text(encoding="utf-8"))
+    report_schema = PACKAGE_ROOT / "xoev" / "validation" / "report.schema.json"
+    schema = json.loads(report_schema.read_text(encoding="utf-8"))
     garbage = tmp_path / "garbage.xml"
     garbage.write_bytes(b"\x00\x01binary")
     result = CliRunner().invoke(

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from pydantic import BaseModel, SecretStr
 
-from gateway.config import REPO_ROOT, Settings
+from gateway.config import PACKAGE_ROOT, REPO_ROOT, Settings
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z0-9+]+://[^:/@]+:)(?P<password>[^@]+)@")
 
@@ -33,7 +33,9 @@ def _fields(model: type[BaseModel], prefix: str = "", env: str = "XGW_") -> Iter
             yield from _fields(annotation, f"{prefix}{name}.", f"{env}{name.upper()}__")
             continue
         default: Any = "(computed)" if field.default_factory is not None else field.default
-        if isinstance(default, str | Path) and str(default).startswith(str(REPO_ROOT)):
+        if isinstance(default, str | Path) and str(default).startswith(str(PACKAGE_ROOT)):
+            default = "<package>" + str(default)[len(str(PACKAGE_ROOT)) :]  # the same docs from any install
+        elif isinstance(default, str | Path) and str(default).startswith(str(REPO_ROOT)):
             default = "<checkout>" + str(default)[len(str(REPO_ROOT)) :]  # the same docs from any checkout
         yield f"{prefix}{name}", f"{env}{name.upper()}", default, field.description or ""
 

@@ -1,7 +1,7 @@
 """``xgw participants list|add|import|show``: the participant directory for operators and scripts.
 
 Every command upgrades the database first (or refuses with the reason), so a fresh checkout can run
-``xgw participants import examples/participants.toml`` without any other step.
+``xgw participants import gateway/demo/participants.toml`` without any other step.
 """
 
 from __future__ import annotations

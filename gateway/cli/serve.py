@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gateway.cli.serve_tls import ClientAuth, TlsOptions
-from gateway.config import REPO_ROOT, Settings
+from gateway.config import Settings
+from gateway.demo import DEMO_DIRECTORY
 
 if TYPE_CHECKING:
     from gateway.pipeline.context import PipelineContext
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.serve")
 
 
-DEMO_DIRECTORY = REPO_ROOT / "examples" / "participants.toml"
 DEMO_TOKEN_NAME = "demo (xgw serve --demo)"  # noqa: S105 - the tokens' label, not a secret
 
 
@@ -73,7 +73,7 @@ def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thre
 @click.option(
     "--demo",
     is_flag=True,
-    help="Import examples/participants.toml and print fresh tokens for a member and the state archive.",
+    help="Import the demo directory and print fresh tokens for a member and the state archive.",
 )
 @click.option(
     "--log-level",

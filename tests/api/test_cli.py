@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from sqlmodel import Session, select
 
 from gateway.cli.main import cli
-from gateway.config import REPO_ROOT
+from gateway.demo import DEMO_DIRECTORY
 from gateway.participants.tokens import authenticate, hash_token
 from gateway.store.db import create_engine
 from gateway.store.models import ApiToken, Certificate
@@ -35,7 +35,7 @@ from tests.store.conftest import database_url
 
 __all__ = ["database_url"]
 
-DEMO = REPO_ROOT / "examples" / "participants.toml"
+DEMO = DEMO_DIRECTORY
 Xgw = Callable[..., Result]
 
 

@@ -1,4 +1,4 @@
-"""The project's catalogue of supported xdomea versions (``schemas/catalogue.json``).
+"""The project's catalogue of supported xdomea versions (``gateway/xoev/schemas/catalogue.json``).
 
 The official schema files are never copied into the repository; instead the catalogue records, per
 version, the namespace, the entry XSDs with the message elements each defines, the XML catalog that maps
