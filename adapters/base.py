@@ -134,6 +134,8 @@ class MessageKey:
 
 class ObjectStatus(enum.StrEnum):
     IMPORTED = "imported"
+    #: put where the counterpart takes it (x-man's transfer directory), which answers for itself: not an import
+    HANDED_OVER = "handed-over"
     #: imported by an earlier delivery; ``dms_id`` is where it went then
     DUPLICATE = "duplicate"
     FAILED = "failed"
@@ -155,11 +157,13 @@ class ObjectResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (ObjectStatus.IMPORTED, ObjectStatus.DUPLICATE)
+        return self.status in (ObjectStatus.IMPORTED, ObjectStatus.DUPLICATE, ObjectStatus.HANDED_OVER)
 
 
 class ImportStatus(enum.StrEnum):
     IMPORTED = "imported"
+    #: delivered to a counterpart that confirms the import itself (x-man): never grounds for a 0402/0506
+    HANDED_OVER = "handed-over"
     DUPLICATE = "duplicate"
     FAILED = "failed"
     #: some objects are in the DMS and some are not; each ObjectResult says which (the DMS marks them)
@@ -179,7 +183,7 @@ class ImportResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE)
+        return self.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.HANDED_OVER)
 
     def outcomes(self) -> list[ObjectOutcome]:
         """Per handed-over object, for :func:`gateway.xoev.build.build_receipt` (0402/0506).
@@ -266,6 +270,16 @@ class DmsAdapter(ABC):
         ``filename`` is the name the message travelled under when ``package_path`` is a spool or
         content-addressed copy. Delivering the same message again returns ``DUPLICATE`` and changes nothing.
         """
+
+    def import_message_from(
+        self, package_path: Path, *, filename: str | None = None, sender: str | None = None
+    ) -> ImportResult:
+        """:meth:`import_message` for a message from ``sender`` (the XÖV id the gateway received it from).
+
+        The pipeline calls this one. Adapters that file by sender (x-man's transfer directories: one per
+        submitting authority) override it; the default ignores the sender, so existing adapters need no change.
+        """
+        return self.import_message(package_path, filename=filename)
 
     @abstractmethod
     def health(self) -> Health:

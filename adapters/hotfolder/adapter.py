@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from pydantic import ValidationError
 
@@ -97,7 +97,12 @@ class HotfolderAdapter(DmsAdapter):
         except ValidationError as exc:
             raise ConfigError.from_validation(exc, f"adapter_config of {context.participant}") from None
         mapping = load_mapping(context.base_dir / cfg.mapping if cfg.mapping else None)
-        return cls(open_storage(cfg, context), cfg, context, mapping=mapping)
+        made: type[HotfolderAdapter] = cls
+        if cfg.preset == "xman":
+            from adapters.hotfolder.xman import XmanAdapter  # the preset builds on this module
+
+            made = XmanAdapter
+        return cast(Self, made(open_storage(cfg, context), cfg, context, mapping=mapping))
 
     def close(self) -> None:
         self.storage.close()
@@ -230,7 +235,26 @@ class HotfolderAdapter(DmsAdapter):
             return refused(inbound, f"{len(earlier)} object(s) were imported before; nothing imported", failed=failed)
         folder = self._inbox_folder(key.message_type)
         final = message_stem(inbound.message) + (".zip" if inbound.is_package else ".xml")
-        target, temp = join(folder, final), join(folder, temp_name(final))
+        return self._write_once(inbound, package_path, folder, final, staging=folder, status=ImportStatus.IMPORTED)
+
+    def _write_once(
+        self,
+        inbound: Inbound,
+        source: Path,
+        folder: str,
+        final: str,
+        *,
+        staging: str,
+        status: ImportStatus,
+        stage_name: str | None = None,
+    ) -> ImportResult:
+        """Write ``source`` as ``folder/final`` exactly once: staged under a hidden name in ``staging``
+        (same file system), recorded in the ledger, then renamed into place; a crash at any point is finished
+        or undone by the next delivery of the same message."""
+        key = inbound.key
+        record = self.ledger.import_record(key)
+        target = join(folder, final)
+        temp = join(staging, temp_name(stage_name or final))
         finished = False
         if record is not None and record.state == "staged":
             if not self.storage.exists(record.temp):
@@ -250,7 +274,7 @@ class HotfolderAdapter(DmsAdapter):
                     "delivering it: not overwritten (remove it or restore the ledger)",
                 )
             self.ledger.begin(key, target=target, temp=temp, sha256=inbound.sha256)
-            self.storage.upload_temp(folder, final, package_path)
+            self.storage.upload_temp(staging, stage_name or final, source)
             self.ledger.staged(key)
             try:
                 self._reveal(inbound, temp, target)
@@ -258,10 +282,11 @@ class HotfolderAdapter(DmsAdapter):
                 self.storage.remove(temp)
                 self.ledger.forget_import(key)
                 return refused(inbound, f"{target} appeared in the transfer directory meanwhile: not overwritten")
-        results = inbound.results(ObjectStatus.IMPORTED, dms_id=target)
+        object_status = ObjectStatus.HANDED_OVER if status is ImportStatus.HANDED_OVER else ObjectStatus.IMPORTED
+        results = inbound.results(object_status, dms_id=target)
         self.ledger.complete(key, results)
         log.info("hotfolder %s: delivered %s as %s", self.storage.describe(), key, target)
-        return ImportResult(key, ImportStatus.IMPORTED, tuple(results), location=target)
+        return ImportResult(key, status, tuple(results), location=target)
 
     def _reveal(self, inbound: Inbound, temp: str, target: str) -> None:
         if self.config.index:
@@ -339,7 +364,7 @@ def _reason_text(name: str, reason: str) -> str:
 
 def open_storage(config: HotfolderConfig, context: AdapterContext) -> Storage:
     if config.path is not None:
-        return LocalStorage(context.base_dir / config.path)
+        return LocalStorage(context.base_dir / config.path, file_mode=config.file_mode)
     assert config.url is not None  # the config's validator guarantees one of the two
     password = None
     if config.password_env:

@@ -3,7 +3,9 @@
 Writes are durable before they become visible: the temporary file is fsync'd, renamed, and the directory
 fsync'd, so after a power cut a file either is complete under its real name or is not there at all. The
 rename refuses to replace: ``os.link`` + unlink fails on an existing target where plain ``rename`` would
-silently overwrite a package the DMS has not read yet.
+silently overwrite a package the DMS has not read yet. Files get ``file_mode`` (default 0640) set on the
+open file before anything is written, so no reader outside the transfer directory's group sees a message
+even for a moment, whatever the gateway's umask.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ _CHUNK = 1 << 20
 
 
 class LocalStorage(Storage):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, file_mode: int = 0o640) -> None:
         self.root = root
+        self.file_mode = file_mode
 
     def describe(self) -> str:
         return str(self.root)
@@ -72,6 +75,7 @@ class LocalStorage(Storage):
         temp = join(folder, temp_name(name))
         target = self._path(temp)
         with source.open("rb") as src, target.open("wb") as dst:
+            os.fchmod(dst.fileno(), self.file_mode)
             while chunk := src.read(_CHUNK):
                 dst.write(chunk)
             dst.flush()

@@ -10,6 +10,7 @@ adapter's own keys, the entry may carry a ``gateway`` table with what the *pipel
     [participant.adapter.gateway]
     export_interval = 30      # seconds between export rounds of the worker; 0 = only on demand
     confirm_imports = true    # answer an imported 0401/0503 with 0402/0506 built from the adapter's results
+                              # (off, and refused, with preset = "xman": x-man confirms itself)
 
 The ``gateway`` table is removed before the rest goes to the adapter, whose configuration refuses
 unknown keys. Adapters are opened lazily and kept per process (opening one builds a validator and
@@ -85,6 +86,14 @@ def adapter_spec(participant: str, adapter_config: Mapping[str, Any] | None) -> 
     kind = config.get("kind")
     if not isinstance(kind, str) or not kind:
         raise ConfigError(f'adapter_config of {participant}: kind: missing (e.g. kind = "hotfolder")')
+    if config.get("preset") == "xman":
+        # x-man answers with its own 0504/0506/0507; a gateway-built confirmation would be fabricated
+        if raw.get("confirm_imports") is True:
+            raise ConfigError(
+                f'adapter_config of {participant}: {GATEWAY_KEY}.confirm_imports: not with preset = "xman" '
+                "(x-man confirms the import itself)"
+            )
+        options = options.model_copy(update={"confirm_imports": False})
     return AdapterSpec(participant, kind, config, options)
 
 

@@ -36,12 +36,18 @@ def confirmation_code(message_type: str) -> str | None:
 
 
 def import_into(
-    pool: AdapterPool, settings: Settings, spec: AdapterSpec, path: Path, filename: str | None
+    pool: AdapterPool,
+    settings: Settings,
+    spec: AdapterSpec,
+    path: Path,
+    filename: str | None,
+    sender: str | None = None,
 ) -> ImportResult:
     """One delivery through the participant's adapter; :class:`~adapters.base.AdapterError` when it could not
-    be tried (DMS down, credentials refused, configuration wrong)."""
+    be tried (DMS down, credentials refused, configuration wrong). ``sender`` lets an adapter file by the
+    submitting authority (x-man: one transfer directory per authority)."""
     with pool.use(settings, spec) as adapter:
-        return adapter.import_message(path, filename=filename)
+        return adapter.import_message_from(path, filename=filename, sender=sender)
 
 
 def record(session: Session, message_id: uuid.UUID, adapter: str, result: ImportResult) -> list[DeliveryObject]:

@@ -382,13 +382,13 @@ class Step:
         :class:`Permanent`.
         """
         m = self.message
-        message_id, filename = m.id, m.filename
+        message_id, filename, sender = m.id, m.filename, m.sender_id
         peer = f"adapter:{spec.kind}:{spec.participant}"
         started = utcnow()
         try:
             with self.dms_payload() as path:
                 self.session.rollback()  # end the read transaction before the slow part
-                result = dms_delivery.import_into(self.ctx.adapters, self.ctx.settings, spec, path, filename)
+                result = dms_delivery.import_into(self.ctx.adapters, self.ctx.settings, spec, path, filename, sender)
         except AdapterError as exc:
             self.session.add(
                 DeliveryAttempt(
