@@ -153,7 +153,7 @@ class HotfolderConfig(BaseModel):
         if unknown:
             raise ValueError(f"answer_dirs: x-man writes 0502, 0504, 0506 and 0507 only, not {sorted(unknown)}")
         for code, folder in self.answer_dirs.items():
-            if not _FOLDER.match(folder.strip("/")):
+            if folder.strip("/") and not _FOLDER.match(folder.strip("/")):  # "": x-man writes into the top level
                 raise ValueError(f"answer_dirs.{code}: must be a relative folder without '..' or leading dots")
 
     def transfer_dir(self, authority: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import tomllib
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,9 @@ import pytest
 from adapters.base import Acknowledgement, AdapterContext, ConfigError, ImportStatus, ObjectStatus
 from adapters.hotfolder import HotfolderAdapter, HotfolderConfig
 from adapters.hotfolder.local import LocalStorage
+from adapters.hotfolder.xman import XMAN_VERSIONS
 from adapters.runner import export_once
+from gateway.demo import DEMO_DIRECTORY
 from gateway.pipeline.dms import adapter_spec
 from gateway.xoev.build import build, write_package
 from gateway.xoev.generate import generate_message
@@ -256,3 +259,9 @@ def test_delivered_files_get_the_configured_mode(
 def test_a_file_mode_that_is_not_octal_is_refused() -> None:
     with pytest.raises(ValueError, match="octal file mode"):
         HotfolderConfig.model_validate({"path": "/srv/x", "file_mode": "rw-r-----"})
+
+
+def test_the_demo_archive_accepts_what_x_man_reads() -> None:
+    entries = tomllib.loads(DEMO_DIRECTORY.read_text(encoding="utf-8"))["participant"]
+    (archive,) = [e for e in entries if e["name"] == "Landesarchiv Thüringen"]
+    assert tuple(archive["accepted_versions"]) == XMAN_VERSIONS
