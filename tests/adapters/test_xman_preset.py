@@ -265,3 +265,13 @@ def test_the_demo_archive_accepts_what_x_man_reads() -> None:
     entries = tomllib.loads(DEMO_DIRECTORY.read_text(encoding="utf-8"))["participant"]
     (archive,) = [e for e in entries if e["name"] == "Landesarchiv Thüringen"]
     assert tuple(archive["accepted_versions"]) == XMAN_VERSIONS
+
+
+def test_the_documented_preset_configuration_is_valid() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "adapters.md").read_text(encoding="utf-8")
+    block = doc.split("## x-man (Landesarchiv Thüringen)", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    entry = tomllib.loads(block)["participant"][0]
+    config = HotfolderConfig.model_validate(entry["adapter"])
+    assert config.preset == "xman" and config.file_mode == 0o640
+    assert config.transfer_dir("psw:16077000") == "altenburger-land"
+    assert tuple(entry["accepted_versions"]) == XMAN_VERSIONS

@@ -144,7 +144,7 @@ class XmanSim:
             message,
             code,
             sender=sender,
-            sending_system=SendingSystem(product="x-man", version="sim"),
+            sending_system=SendingSystem(product="X-MAN", version="sim"),
             receipt_requested=code == "0502",
         )
         suffix = SUFFIX[code][0 if long_form else 1]
