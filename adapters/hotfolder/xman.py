@@ -43,6 +43,8 @@ from adapters.hotfolder.adapter import HotfolderAdapter
 from adapters.hotfolder.storage import join
 from adapters.inbound import file_sha256, read_inbound, refused
 from gateway.xoev.build.naming import message_stem
+from gateway.xoev.parsing.parse import parse_message
+from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +76,10 @@ class XmanAdapter(HotfolderAdapter):
         """One poll: the answers that held still since the previous poll and were not taken before."""
         now = self._clock()
         seen: dict[str, tuple[tuple[int, str], float]] = {}
-        stable: list[str] = []
+        stable: list[tuple[str, str]] = []
         done = self._done
         still: dict[str, tuple[int, str]] = {}
-        for _authority, folder in self._folders():
+        for authority, folder in self._folders():
             for sub in self.config.answer_dirs.values():
                 answers = join(folder, sub)
                 for entry in self.storage.list(answers):
@@ -94,16 +96,16 @@ class XmanAdapter(HotfolderAdapter):
                         continue
                     seen[path] = before
                     if now - before[1] >= self.config.poll_interval:
-                        stable.append(path)
+                        stable.append((path, authority))
         self._seen = seen
         self._done = still  # forget what x-man deleted
         self._clear_spool(keep=set())
-        for path in stable:
-            offered = self._offer(path)
+        for path, authority in stable:
+            offered = self._offer_answer(path, authority)
             if offered is not None:
                 yield offered
 
-    def _offer(self, path: str) -> ExportedFile | None:
+    def _offer_answer(self, path: str, authority: str) -> ExportedFile | None:
         local = self.storage.local_path(path)
         if local is None:
             local = self._spool_path(path)
@@ -117,9 +119,39 @@ class XmanAdapter(HotfolderAdapter):
             self._done[path] = observed  # taken before (the gateway restarted): left for x-man to delete
             self._drop_spool(path)
             return None
+        addressee = self._addressee(local)
+        if addressee is not None and addressee != authority:
+            # the directory says whom x-man answers; a file addressed to another authority does not belong here
+            log.warning(
+                "x-man answer %s in %s is addressed to %s, not to %s whose transfer directory it is in: not taken",
+                path,
+                self.storage.describe(),
+                addressee,
+                authority,
+            )
+            self._done[path] = observed
+            self._drop_spool(path)
+            return None
         source = local
         name = path.rpartition("/")[2]
         return ExportedFile(name, local.stat().st_size, path, digest, lambda: source.open("rb"))
+
+    def _addressee(self, local: Path) -> str | None:
+        """The Empfaenger's Behördenkennung of an answer, or None when it cannot be read here (intake
+        then refuses the file with the precise reason)."""
+        limits = self.context.settings.limits
+        try:
+            with zipfile.ZipFile(local) as archive:
+                entries = [i for i in archive.infolist() if i.filename.endswith(".xml")]
+                if len(entries) != 1 or entries[0].file_size > limits.max_xml_bytes:
+                    return None
+                with archive.open(entries[0]) as fh:
+                    data = fh.read(limits.max_xml_bytes + 1)
+            message = parse_message(parse_xml(data, limits))
+        except (zipfile.BadZipFile, OSError, ValueError, XmlRejected):
+            return None
+        recipient = message.kopf.recipient
+        return recipient.xoev_identifier if recipient is not None else None
 
     def acknowledge(self, file: ExportedFile, ack: Acknowledgement) -> None:
         """Remember the verdict; the file stays where x-man put it (x-man deletes it with the process)."""

@@ -27,8 +27,14 @@ DISTRICT = "psw:16077000"
 OTHER = "psw:16076000"
 
 
-def offer_xml(out: Path, *, version: str = "3.1.0", seed: int = 5, code: str = "0501") -> tuple[Path, str]:
+def offer_xml(
+    out: Path, *, version: str = "3.1.0", seed: int = 5, code: str = "0501", sender: str = DISTRICT
+) -> tuple[Path, str]:
+    """A message from ``sender`` as intake passes it on: its Absender carries the sender's Behördenkennung."""
     generated = generate_message(version, code, documents=2, size=0, seed=seed)
+    party = generated.message.kopf.sender
+    assert party is not None
+    party.authority_prefix, party.authority_id = sender.split(":")
     built = build(generated.message)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{built.stem}.xml"
@@ -191,7 +197,7 @@ def test_what_x_man_cannot_read_is_refused_with_the_reason(xman: tuple[XmanFacto
     other_type, _ = offer_xml(tmp_path / "0101", code="0101")
     result = adapter.import_message_from(other_type, sender=DISTRICT)
     assert result.status is ImportStatus.FAILED and "0501, 0503, 0505" in (result.reason or "")
-    offer, _ = offer_xml(tmp_path / "stranger", seed=9)
+    offer, _ = offer_xml(tmp_path / "stranger", seed=9, sender="psw:16055000")
     with pytest.raises(ConfigError, match="no transfer directory for psw:16055000"):
         adapter.import_message_from(offer, sender="psw:16055000")
     assert [p for p in root.rglob("*") if p.is_file()] == []
@@ -275,3 +281,38 @@ def test_the_documented_preset_configuration_is_valid() -> None:
     assert config.preset == "xman" and config.file_mode == 0o640
     assert config.transfer_dir("psw:16077000") == "altenburger-land"
     assert tuple(entry["accepted_versions"]) == XMAN_VERSIONS
+
+
+def test_an_answer_in_another_districts_directory_is_not_taken(xman: tuple[XmanFactory, Path], tmp_path: Path) -> None:
+    make, root = xman
+    sim = XmanSim(agencies(root), with_kennung=True)
+    adapter = make()
+    xml, _ = offer_xml(tmp_path / "made")
+    adapter.import_message_from(xml, sender=DISTRICT)
+    sim.scan()
+    appraisal = next(p for _, p in sim.written if p.startswith("0502/"))
+    misplaced = root / "greiz" / appraisal  # x-man files by directory: Greiz must never get Altenburg's answer
+    with zipfile.ZipFile(root / "altenburger-land" / appraisal) as original, zipfile.ZipFile(misplaced, "w") as copy:
+        for item in original.namelist():  # stored, not deflated: other bytes, the same answer
+            copy.writestr(item, original.read(item))
+    taken: list[str] = []
+
+    def take(file: Any) -> Acknowledgement:
+        taken.append(file.key)
+        return Acknowledgement.taken("ref")
+
+    export_once(adapter, take)
+    export_once(adapter, take)
+    assert sorted(taken) == sorted(f"altenburger-land/{p}" for _, p in sim.written)
+    assert misplaced.exists()
+
+
+def test_health_names_each_transfer_directory(xman: tuple[XmanFactory, Path]) -> None:
+    make, root = xman
+    (root / "altenburger-land").mkdir()
+    health = make().health()
+    assert not health.ok
+    assert "transfer directory of psw:16077000: ok" in health.detail
+    assert "transfer directory of psw:16076000: FAILED" in health.detail and "greiz does not exist" in health.detail
+    (root / "greiz").mkdir()
+    assert make().health().ok
