@@ -320,7 +320,7 @@ class DeliveryObject(SQLModel, table=True):
     )
     adapter: str = Field(max_length=64, description="The adapter kind that imported it, e.g. hotfolder.")
     dms_id: str | None = Field(default=None, max_length=2048, description="The object's id or path in the DMS.")
-    outcome: str = Field(max_length=16, description="imported, duplicate, failed or not-attempted.")
+    outcome: str = Field(max_length=16, description="imported, duplicate, handed-over, failed or not-attempted.")
     reason: str | None = Field(default=None, sa_type=sa.Text)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

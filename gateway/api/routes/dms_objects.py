@@ -35,7 +35,10 @@ class DmsObjectView(BaseModel):
     parent_xdomea_id: str | None = Field(description="The enclosing object; null for the objects handed over.")
     adapter: str = Field(description="The adapter kind that imported it, e.g. hotfolder.")
     dms_id: str | None = Field(description="The object's id or path in the DMS; null when it was not imported.")
-    outcome: str = Field(description="imported, duplicate (imported by an earlier delivery), failed, not-attempted.")
+    outcome: str = Field(
+        description="imported, duplicate (imported by an earlier delivery), handed-over (put where an archive"
+        " such as x-man takes it; it confirms the import itself), failed, not-attempted."
+    )
     reason: str | None
     recorded_at: datetime
 
