@@ -38,6 +38,7 @@ from adapters.base import (
     Health,
     ImportResult,
     ImportStatus,
+    Unavailable,
 )
 from adapters.hotfolder.adapter import HotfolderAdapter
 from adapters.hotfolder.storage import join
@@ -202,6 +203,12 @@ class XmanAdapter(HotfolderAdapter):
         record = self.ledger.import_record(key)
         if record is not None and record.state == "done":
             return self._duplicate(inbound, record.target)
+        if not self.storage.exists(folder):
+            # never created here: a directory x-man does not watch would swallow the message unread
+            raise Unavailable(
+                f"the transfer directory {join(self.storage.describe(), folder)} of {authority} does not exist "
+                "(not mounted, or transfer_dirs does not match x-man's settings); nothing written"
+            )
         stem = message_stem(msg)
         final = stem + ".zip"
         stage_name = folder.replace("/", "~") + "~" + final

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base import Acknowledgement, AdapterContext, ConfigError, ImportStatus, ObjectStatus
+from adapters.base import Acknowledgement, AdapterContext, ConfigError, ImportStatus, ObjectStatus, Unavailable
 from adapters.hotfolder import HotfolderAdapter, HotfolderConfig
 from adapters.hotfolder.local import LocalStorage
 from adapters.hotfolder.xman import XMAN_VERSIONS
@@ -316,3 +316,14 @@ def test_health_names_each_transfer_directory(xman: tuple[XmanFactory, Path]) ->
     assert "transfer directory of psw:16076000: FAILED" in health.detail and "greiz does not exist" in health.detail
     (root / "greiz").mkdir()
     assert make().health().ok
+
+
+def test_a_missing_transfer_directory_is_not_created(xman: tuple[XmanFactory, Path], tmp_path: Path) -> None:
+    make, root = xman
+    xml, _ = offer_xml(tmp_path / "made")
+    adapter = make()
+    with pytest.raises(Unavailable, match="altenburger-land of psw:16077000 does not exist"):
+        adapter.import_message_from(xml, sender=DISTRICT)
+    assert not (root / "altenburger-land").exists()
+    agencies(root)  # mounted again: the retried delivery goes out
+    assert adapter.import_message_from(xml, sender=DISTRICT).status is ImportStatus.HANDED_OVER
