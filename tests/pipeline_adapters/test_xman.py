@@ -131,9 +131,12 @@ def test_a_whole_aussonderung_with_xman(
 
     # everything x-man wrote reached Gotha, x-man saw nothing it could misread, and the gateway made nothing up
     assert (sim.unknown, sim.half_read, sim.refused) == ([], [], [])
+    in_transfer_dir = sorted(p.name for p in agency.root.iterdir() if p.is_file())
+    assert in_transfer_dir == sorted(r[1] for r in sim.read)  # every file the gateway wrote, x-man read
     assert len(sim.written) == 4
     rows = messages(ctx, pid)
     assert not [m for m in rows if m.state in (MessageState.FAILED, MessageState.DEAD_LETTERED)]
+    assert {m.message_type for m in rows if m.sender_id == GOTHA} == {"0501", "0505", "0503"}
     from_archive = {m.message_type for m in rows if m.sender_id == ARCHIVE_ID}
     assert from_archive == {"0502", "0504", "0506", "0507"}
     assert sorted(m.message_type for m in rows if m.sender_id == ARCHIVE_ID and m.direction.value == "in") == [
