@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import tomllib
 import zipfile
@@ -34,7 +35,9 @@ def offer_xml(
     generated = generate_message(version, code, documents=2, size=0, seed=seed)
     party = generated.message.kopf.sender
     assert party is not None
-    party.authority_prefix, party.authority_id = sender.split(":")
+    prefix, kennung = sender.split(":")
+    # a copy: the generator hands out its shared SENDER party
+    generated.message.kopf.sender = dataclasses.replace(party, authority_prefix=prefix, authority_id=kennung)
     built = build(generated.message)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{built.stem}.xml"
