@@ -439,7 +439,8 @@ def make_pair(
             directory_file(
                 b.folder,
                 [
-                    {**archive, "signature_policy": "accept"},
+                    # B makes the archive's technical receipts (a mailbox's own system answers by default)
+                    {**archive, "signature_policy": "accept", "receipts": {"technical": "gateway"}},
                     {**district, **remote, "route": {"kind": "xta", "endpoint_url": a.xta_url}},
                 ],
             )

@@ -12,13 +12,25 @@ import io
 
 import pytest
 from lxml import etree
+from pydantic import ValidationError
 from sqlmodel import col, select
 
+from gateway.participants.spec import ParticipantSpec, effective_receipts
 from gateway.pipeline.context import PipelineContext
+from gateway.pipeline.dms import adapter_spec
 from gateway.pipeline.errors import ForgedSender, UnknownRecipient, VersionNotAccepted
 from gateway.pipeline.intake import submit
+from gateway.pipeline.receipts import Answers, answers_for
 from gateway.pipeline.worker import Worker
-from gateway.store.models import Direction, Message, MessageEvent, MessageState, SenderIdentification
+from gateway.store.models import (
+    Direction,
+    Message,
+    MessageEvent,
+    MessageState,
+    Participant,
+    RouteKind,
+    SenderIdentification,
+)
 from gateway.xoev.build import build, build_receipt, serialize
 from gateway.xoev.generate import generate_message
 from gateway.xoev.parsing.parse import parse_message
@@ -189,3 +201,54 @@ def test_the_recipients_own_receipt_after_the_gateways_is_accepted_and_delivered
     with ctx.session() as session:
         notes = session.exec(select(MessageEvent.reason).where(col(MessageEvent.message_id) == made[0].id)).all()
     assert any(str(result.message.id) in (n or "") for n in notes)
+
+
+# -- the policy table ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "adapter", "configured", "expected"),
+    [
+        (RouteKind.MAILBOX, {"kind": "hotfolder", "path": "/x", "preset": "xman"}, {}, ("recipient", "recipient")),
+        (RouteKind.XTA, {}, {}, ("recipient", "recipient")),
+        (RouteKind.MAILBOX, {"kind": "hotfolder", "path": "/x"}, {}, ("gateway", "gateway")),
+        (RouteKind.MAILBOX, {"kind": "mayan"}, {}, ("gateway", "gateway")),
+        (RouteKind.MAILBOX, {}, {}, ("recipient", "recipient")),
+        (RouteKind.MAILBOX, {}, {"technical": "gateway"}, ("gateway", "recipient")),
+        (RouteKind.MAILBOX, {"kind": "cmis"}, {"import_confirmations": "recipient"}, ("gateway", "recipient")),
+    ],
+)
+def test_receipt_defaults_follow_route_and_adapter(
+    route: RouteKind, adapter: dict[str, str], configured: dict[str, str], expected: tuple[str, str]
+) -> None:
+    effective = effective_receipts(route, adapter, configured)
+    assert (effective.technical.value, effective.import_confirmations.value) == expected
+
+
+def test_an_xman_transfer_directory_gets_no_gateway_answers_even_if_stored_otherwise() -> None:
+    row = Participant(
+        xoev_id=ARCHIVE_ID,
+        display_name="Landesarchiv",
+        route_kind=RouteKind.MAILBOX,
+        adapter_config={"kind": "hotfolder", "path": "/x", "preset": "xman"},
+        receipt_policy={"import_confirmations": "gateway"},  # written by another tool: no facts, so no 0506
+    )
+    spec = adapter_spec(ARCHIVE_ID, row.adapter_config)
+    assert answers_for(row, spec, auto_receipts=True) == Answers(technical=False, confirmations=False)
+
+
+@pytest.mark.parametrize(
+    "adapter", [{}, {"kind": "hotfolder", "path": "/x", "preset": "xman"}], ids=["mailbox", "xman"]
+)
+def test_gateway_import_confirmations_without_an_importing_adapter_are_refused(adapter: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="import nobody made"):
+        ParticipantSpec.model_validate(
+            {
+                "id": ARCHIVE_ID,
+                "name": "Landesarchiv",
+                "adapter": adapter,
+                "receipts": {"import_confirmations": "gateway"},
+            }
+        )
+    spec = ParticipantSpec.model_validate({"id": ARCHIVE_ID, "name": "Landesarchiv", "adapter": adapter})
+    assert spec.sender_identification is SenderIdentification.CHANNEL
