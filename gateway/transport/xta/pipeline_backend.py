@@ -287,6 +287,7 @@ class PipelineXtaBackend:
                     f"the Reader {meta.reader.type}:{meta.reader.value} is not in the participant directory",
                 )
             sender = account.xoev_id
+            addressed = reader.xoev_id  # the Empfaenger must agree, or name it when it names nobody
             inbound = account.route_kind is RouteKind.XTA
             if inbound and reader.route_kind is not RouteKind.MAILBOX:
                 raise ParameterInvalid(
@@ -304,7 +305,7 @@ class PipelineXtaBackend:
                     channel="xta",
                     direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
                     actor=f"xta:{sender}",
-                    recipient=reader.xoev_id,
+                    recipient=addressed,
                 )
         except BaseException as exc:
             with self.ctx.session() as session:
