@@ -425,7 +425,8 @@ def make_pair(
             directory_file(
                 a.folder,
                 [
-                    {**district, "signature_policy": "require"},
+                    # A makes the district's technical receipts (a mailbox's own system answers by default)
+                    {**district, "signature_policy": "require", "receipts": {"technical": "gateway"}},
                     {**greiz, "signature_policy": "require"},
                     {**archive, **remote, "route": {"kind": "xta", "endpoint_url": route_to_b}},
                 ],
