@@ -115,10 +115,10 @@ def safe_filename(filename: str | None) -> str | None:
     return base
 
 
-def _name_package(staged: StagedPayload, limit: int) -> str | None:
-    """A package submitted without a name is named after its message XML, which the layout rule expects."""
+def package_name(path: Path, limit: int) -> str | None:
+    """The name the naming rule expects for a package given without one: its one message XML's, as .zip."""
     try:
-        with zipfile.ZipFile(staged.path) as archive:
+        with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             if len(infos) > limit:
                 return None
@@ -128,7 +128,15 @@ def _name_package(staged: StagedPayload, limit: int) -> str | None:
     if len(top) != 1:
         return None
     stem = top[0][: -len(".xml")] if top[0].lower().endswith(".xml") else top[0]
-    staged.rename(stem + ".zip")
+    return stem + ".zip"
+
+
+def _name_package(staged: StagedPayload, limit: int) -> str | None:
+    """A package submitted without a name is named after its message XML, which the layout rule expects."""
+    name = package_name(staged.path, limit)
+    if name is None:
+        return None
+    staged.rename(name)
     return staged.path.name
 
 

@@ -40,7 +40,7 @@ from gateway.pipeline.checks import (
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms import AdapterSpec, adapter_spec
 from gateway.pipeline.errors import Conflict, Rejected
-from gateway.pipeline.intake import stored_path, submit
+from gateway.pipeline.intake import package_name, stored_path, submit
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import NEVER, allowed
 from gateway.pipeline.transport import SendStatus
@@ -403,7 +403,7 @@ class Step:
         :class:`Permanent`.
         """
         m = self.message
-        message_id, filename = m.id, m.filename
+        message_id, filename = m.id, self.payload_name()
         peer = f"adapter:{spec.kind}:{spec.participant}"
         started = utcnow()
         try:
@@ -447,7 +447,7 @@ class Step:
         """The payload under its file name (package checks read it), as a hard link: no bytes are copied."""
         m = self.message
         source = self.ctx.payloads.path_of(m.payload_ref)
-        name = m.filename or ("message.zip" if m.content_kind == ContentKind.ZIP.value else "message.xml")
+        name = self.payload_name() or "message.xml"
         folder = Path(tempfile.mkdtemp(prefix="view-", dir=self.ctx.payloads.root / "tmp"))
         target = folder / name
         try:
@@ -456,6 +456,15 @@ class Step:
         finally:
             target.unlink(missing_ok=True)
             folder.rmdir()
+
+    def payload_name(self) -> str | None:
+        """The message's file name; a package submitted without one is named after its message XML, as
+        intake named it for its checks (the package rules, here and in a DMS adapter, read the name)."""
+        m = self.message
+        if m.filename or m.content_kind != ContentKind.ZIP.value:
+            return m.filename
+        source = self.ctx.payloads.path_of(m.payload_ref)
+        return package_name(source, self.ctx.settings.limits.max_package_entries) or "message.zip"
 
     @contextlib.contextmanager
     def dms_payload(self) -> Iterator[Path]:
