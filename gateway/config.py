@@ -188,7 +188,9 @@ class Pipeline(BaseModel):
         3600.0, description="Unreferenced payloads younger than this are kept (an intake may be in progress)."
     )
     auto_receipts: bool = Field(
-        True, description="Answer a delivered message that asks for an Empfangsbestaetigung with its receipt."
+        True,
+        description="Off switch for every technical receipt (Empfangsbestaetigung) the gateway makes; when on, a "
+        "recipient's receipts policy decides (docs/receipts.md).",
     )
     step_deadline_hours: dict[str, float] = Field(
         default_factory=lambda: {"default": 720.0},

@@ -58,6 +58,9 @@ INVALID_MESSAGE = _t("invalid-message", HTTPStatus.UNPROCESSABLE_ENTITY, "The me
 UNKNOWN_RECIPIENT = _t(
     "unknown-recipient", HTTPStatus.UNPROCESSABLE_ENTITY, "The recipient is not in the participant directory"
 )
+VERSION_NOT_ACCEPTED = _t(
+    "version-not-accepted", HTTPStatus.UNPROCESSABLE_ENTITY, "The recipient does not accept this xdomea version"
+)
 INVALID_REQUEST = _t("invalid-request", HTTPStatus.UNPROCESSABLE_ENTITY, "The request parameters are not valid")
 INTERNAL_ERROR = _t("internal-error", HTTPStatus.INTERNAL_SERVER_ERROR, "Internal error")
 NOT_READY = _t("not-ready", HTTPStatus.SERVICE_UNAVAILABLE, "The gateway is not ready")

@@ -21,8 +21,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, col, select
 
-from gateway.participants.spec import CertificateSpec, DirectoryFile, ParticipantSpec
-from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind, SignaturePolicy
+from gateway.participants.spec import CertificateSpec, DirectoryFile, ParticipantSpec, effective_receipts
+from gateway.store.models import (
+    Certificate,
+    CertificateUsage,
+    Participant,
+    ReceiptMaker,
+    RouteKind,
+    SenderIdentification,
+    SignaturePolicy,
+)
 from gateway.store.types import utcnow
 from gateway.xoev.signatures.keys import certificate_pem, load_certificates
 from gateway.xoev.signatures.signature import certificate_fingerprint
@@ -52,6 +60,15 @@ class RouteView(BaseModel):
     endpoint_url: str | None
 
 
+class ReceiptsView(BaseModel):
+    """Who makes the answers to messages delivered to the participant, as configured and as in effect."""
+
+    technical: ReceiptMaker
+    import_confirmations: ReceiptMaker
+    configured: dict[str, Any] = Field(description="The entry's receipts table; unset keys are derived.")
+    basis: str = Field(description="What the unset keys were derived from.", examples=["x-man transfer directory"])
+
+
 class ParticipantView(BaseModel):
     """A directory entry as shown by the CLI and the API: the spec's fields plus the pinned certificates."""
 
@@ -61,6 +78,8 @@ class ParticipantView(BaseModel):
     route: RouteView
     signature_policy: SignaturePolicy
     adapter: dict[str, Any]
+    sender_identification: SenderIdentification
+    receipts: ReceiptsView
     certificates: list[CertificateView]
     created_at: datetime
     updated_at: datetime
@@ -166,6 +185,8 @@ def view(session: Session, participant: Participant) -> ParticipantView:
         route=RouteView(kind=participant.route_kind, endpoint_url=participant.endpoint_url),
         signature_policy=participant.signature_policy,
         adapter=dict(participant.adapter_config),
+        sender_identification=participant.sender_identification,
+        receipts=_receipts_view(participant),
         certificates=[
             CertificateView(
                 fingerprint_sha256=c.fingerprint_sha256, not_before=c.not_before, not_after=c.not_after, usage=c.usage
@@ -174,6 +195,17 @@ def view(session: Session, participant: Participant) -> ParticipantView:
         ],
         created_at=participant.created_at,
         updated_at=participant.updated_at,
+    )
+
+
+def _receipts_view(participant: Participant) -> ReceiptsView:
+    configured = dict(participant.receipt_policy or {})
+    effective = effective_receipts(participant.route_kind, participant.adapter_config or {}, configured)
+    return ReceiptsView(
+        technical=effective.technical,
+        import_confirmations=effective.import_confirmations,
+        configured=configured,
+        basis=effective.basis,
     )
 
 
@@ -228,6 +260,8 @@ def _fields(spec: ParticipantSpec) -> dict[str, Any]:
         "endpoint_url": spec.route.endpoint_url if spec.route.kind is RouteKind.XTA else None,
         "signature_policy": spec.signature_policy,
         "adapter_config": dict(spec.adapter),
+        "sender_identification": spec.sender_identification,
+        "receipt_policy": spec.receipts.model_dump(mode="json", exclude_none=True),
     }
 
 

@@ -70,11 +70,16 @@ def check_file(
     name: str | None,
     directory: TrustDirectory,
     mode: SignatureMode,
+    sender: str | None = None,
 ) -> Checked:
-    """Verify and validate the message in ``path``; ``name`` is its file name for the naming rule."""
+    """Verify and validate the message in ``path``; ``name`` is its file name for the naming rule.
+
+    ``sender`` is the participant the channel identified: a signature (or its absence) is judged by its
+    policy when the Absender names no Behoerdenkennung of its own.
+    """
     kind = content_kind(path)
     if kind is ContentKind.ZIP:
-        return _check_package(validator, path, name=name, directory=directory, mode=mode)
+        return _check_package(validator, path, name=name, directory=directory, mode=mode, sender=sender)
     shown = name or "-"
     report = Report(path=shown)
     size = path.stat().st_size
@@ -91,7 +96,7 @@ def check_file(
     checked = Checked(kind, report, model)
     if find_signatures(tree.getroot()) or mode is SignatureMode.POLICY:
         claimed = model.kopf.sender.xoev_identifier if model and model.kopf.sender else None
-        verification = verify_tree(tree, claimed or "?", directory, source=shown)
+        verification = verify_tree(tree, claimed or sender or "?", directory, source=shown)
         if not verification.ok:
             if verification.finding is not None:
                 report.add(verification.finding)
@@ -107,19 +112,61 @@ def check_file(
 
 
 def _check_package(
-    validator: Validator, path: Path, *, name: str | None, directory: TrustDirectory, mode: SignatureMode
+    validator: Validator,
+    path: Path,
+    *,
+    name: str | None,
+    directory: TrustDirectory,
+    mode: SignatureMode,
+    sender: str | None,
 ) -> Checked:
     result = validator.validate_path(path)
     report = result.report
     report.path = name or path.name
     checked = Checked(ContentKind.ZIP, report, _model(result.tree) if result.tree is not None else None)
     if mode is SignatureMode.POLICY and checked.model is not None:
-        sender = checked.model.kopf.sender.xoev_identifier if checked.model.kopf.sender else None
-        trusted = directory.get(sender) if sender else None
+        claimed = checked.model.kopf.sender.xoev_identifier if checked.model.kopf.sender else None
+        who = claimed or sender
+        trusted = directory.get(who) if who else None
         if trusted is None or trusted.policy is SignaturePolicy.REQUIRE:
-            report.add(finding("XGW-SIG-001", Location(file=report.path), participant=sender or "?"))
+            report.add(finding("XGW-SIG-001", Location(file=report.path), participant=who or "?"))
             checked.signature = SignatureStatus.REFUSED
     return checked
+
+
+def note_channel_sender(checked: Checked, sender: str, channel: str) -> None:
+    """Say in the report that the Absender names no Behoerdenkennung and the channel named ``sender``."""
+    model = checked.model
+    if model is not None and (model.kopf.sender is None or model.kopf.sender.xoev_identifier is None):
+        checked.report.add(
+            finding("XGW-HDR-007", Location(file=checked.report.path), participant=sender, channel=channel)
+        )
+
+
+#: how the report names what identified an Empfaenger without Behoerdenkennung (English, German)
+RECIPIENT_SOURCES = {
+    "channel": ("the transport order (XTA Reader or the submitter's recipient parameter)", "den Transportauftrag"),
+    "process": ("the process (the participant it answers in this ProzessID)", "den Prozess (ProzessID)"),
+    "answered": ("the message it answers", "die beantwortete Nachricht"),
+    "intake": ("the gateway when it took the message in", "das Gateway bei der Annahme der Nachricht"),
+}
+
+
+def note_named_recipient(checked: Checked, recipient: str, source: str) -> None:
+    """Say in the report that the Empfaenger names no Behoerdenkennung and ``source`` named ``recipient``."""
+    model = checked.model
+    if model is not None and model.kopf.recipient is not None and model.kopf.recipient.xoev_identifier:
+        return
+    english, german = RECIPIENT_SOURCES[source]
+    checked.report.add(
+        finding(
+            "XGW-HDR-008",
+            Location(file=checked.report.path),
+            participant=recipient,
+            source=english,
+            source_de=german,
+        )
+    )
 
 
 def _model(tree: etree._ElementTree) -> XdomeaMessage | None:

@@ -75,15 +75,38 @@ class UnknownRecipient(Rejected):
 
     reason = "unknown_recipient"
 
-    def __init__(self, recipient: str | None) -> None:
+    def __init__(self, recipient: str | None, *, named: str | None = None) -> None:
         if recipient is None:
             super().__init__(
-                "the message's Empfaenger carries no Behoerdenkennung; the gateway routes by it",
+                "the message's Empfaenger carries no Behoerdenkennung, and neither the channel nor the process "
+                "names the recipient; add the Behoerdenkennung of the Empfaenger (prefix and Kennung), or name "
+                "the recipient when submitting (REST: ?recipient=, XTA: the Reader)",
                 reason="recipient_not_identified",
+            )
+        elif named is not None:
+            super().__init__(
+                f"the message names {recipient} as Empfaenger, but it was addressed to {named}",
+                reason="recipient_mismatch",
             )
         else:
             super().__init__(f"the Empfaenger {recipient} is not in the participant directory")
         self.recipient = recipient
+        self.named = named
+
+
+class VersionNotAccepted(Rejected):
+    """The recipient does not accept the message's xdomea version (its directory entry's accepted_versions)."""
+
+    reason = "version_not_accepted"
+
+    def __init__(self, recipient: str, version: str, accepted: list[str]) -> None:
+        super().__init__(
+            f"{recipient} accepts xdomea {', '.join(accepted) or 'no version'}, not {version}; send the message "
+            f"in a version it accepts"
+        )
+        self.recipient = recipient
+        self.version = version
+        self.accepted = list(accepted)
 
 
 class TooLarge(Rejected):

@@ -7,6 +7,13 @@ row and first events. Every refusal raises a :class:`~gateway.pipeline.errors.Re
 row and nothing in the store (the staged file is removed). If the process dies between giving the
 payload its address and committing the row, the payload is an orphan that :mod:`gateway.pipeline.gc`
 removes after the grace period; no row ever references a missing payload.
+
+Who sent a message is decided by the authenticated channel (the token's participant, the XTA account of
+the TLS certificate, the participant whose own adapter exported it); the Absender may confirm it with its
+Behoerdenkennung, never contradict it, and names none in real DMS exports and x-man's answers -- then the
+sender's ``sender_identification`` policy decides (docs/receipts.md). The recipient must accept the
+message's xdomea version. A receipt the gateway made on a recipient's behalf (channel ``receipt``) is
+kept apart from the recipient's own answer of the same type, which is therefore never refused for it.
 """
 
 from __future__ import annotations
@@ -24,11 +31,26 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from gateway.pipeline import directory
-from gateway.pipeline.checks import Checked, ContentKind, SignatureMode, check_file, content_kind
+from gateway.pipeline.checks import (
+    Checked,
+    ContentKind,
+    SignatureMode,
+    check_file,
+    content_kind,
+    note_channel_sender,
+    note_named_recipient,
+)
 from gateway.pipeline.context import PipelineContext
-from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, UnknownRecipient
+from gateway.pipeline.errors import (
+    Conflict,
+    ForgedSender,
+    Invalid,
+    TooLarge,
+    UnknownRecipient,
+    VersionNotAccepted,
+)
 from gateway.pipeline.logs import message_logger
-from gateway.store.models import Direction, Message, MessageEvent, MessageState
+from gateway.store.models import Direction, Message, MessageEvent, MessageState, SenderIdentification
 from gateway.store.payloads import PayloadTooLarge, StagedPayload
 from gateway.store.types import utcnow
 from gateway.xoev.model import Message as XdomeaMessage
@@ -58,14 +80,19 @@ def submit(
     direction: Direction = Direction.OUTBOUND,
     actor: str | None = None,
     reply_to_id: uuid.UUID | None = None,
+    recipient: str | None = None,
 ) -> SubmitResult:
     """Take in one message from the authenticated participant ``sender`` (its XÖV identifier).
+
+    ``recipient`` is the participant the channel addressed the message to (the XTA Reader, the REST
+    ``recipient`` parameter, the sender of the message a receipt answers): it routes a message whose
+    Empfaenger names no Behoerdenkennung, and must agree with one that does.
 
     Outbound messages (submitted by one of our participants) start in ``validated`` and are signed and
     sent by the workers; inbound ones (arriving for one of our participants) have their signature checked
     against the sender's pinned certificates here and start in ``validated`` as well, to be delivered.
-    Raises :class:`Invalid`, :class:`ForgedSender`, :class:`UnknownRecipient`, :class:`Conflict` or
-    :class:`TooLarge`.
+    Raises :class:`Invalid`, :class:`ForgedSender`, :class:`UnknownRecipient`, :class:`VersionNotAccepted`,
+    :class:`Conflict` or :class:`TooLarge`.
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
@@ -73,7 +100,7 @@ def submit(
     limit = ctx.settings.pipeline.max_submit_bytes
     try:
         with ctx.payloads.stage(source, limit, name=name) as staged:
-            return _take(ctx, staged, sender, name, channel, direction, actor or channel, reply_to_id)
+            return _take(ctx, staged, sender, name, channel, direction, actor or channel, reply_to_id, recipient)
     except PayloadTooLarge:
         raise TooLarge(limit) from None
 
@@ -88,10 +115,10 @@ def safe_filename(filename: str | None) -> str | None:
     return base
 
 
-def _name_package(staged: StagedPayload, limit: int) -> str | None:
-    """A package submitted without a name is named after its message XML, which the layout rule expects."""
+def package_name(path: Path, limit: int) -> str | None:
+    """The name the naming rule expects for a package given without one: its one message XML's, as .zip."""
     try:
-        with zipfile.ZipFile(staged.path) as archive:
+        with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             if len(infos) > limit:
                 return None
@@ -101,7 +128,15 @@ def _name_package(staged: StagedPayload, limit: int) -> str | None:
     if len(top) != 1:
         return None
     stem = top[0][: -len(".xml")] if top[0].lower().endswith(".xml") else top[0]
-    staged.rename(stem + ".zip")
+    return stem + ".zip"
+
+
+def _name_package(staged: StagedPayload, limit: int) -> str | None:
+    """A package submitted without a name is named after its message XML, which the layout rule expects."""
+    name = package_name(staged.path, limit)
+    if name is None:
+        return None
+    staged.rename(name)
     return staged.path.name
 
 
@@ -114,6 +149,7 @@ def _take(
     direction: Direction,
     actor: str,
     reply_to_id: uuid.UUID | None,
+    addressed: str | None,
 ) -> SubmitResult:
     kind = content_kind(staged.path)
     check_name = name
@@ -122,34 +158,36 @@ def _take(
     mode = SignatureMode.IF_PRESENT if direction is Direction.OUTBOUND else SignatureMode.POLICY
     with ctx.session() as session:
         trust = directory.trust_directory(session, [sender])
-    checked = check_file(ctx.validator, staged.path, name=check_name, directory=trust, mode=mode)
+    checked = check_file(ctx.validator, staged.path, name=check_name, directory=trust, mode=mode, sender=sender)
     model = checked.model
     if not checked.valid or model is None:
         raise Invalid(checked.report)
-    claimed = model.kopf.sender.xoev_identifier if model.kopf.sender else None
-    if claimed != sender:
-        raise ForgedSender(sender, claimed)
-    recipient = model.kopf.recipient.xoev_identifier if model.kopf.recipient else None
     process_id = model.kopf.process_id
     message_type = checked.report.message_type or model.code
+    gateway_made = channel == "receipt"
     with ctx.session() as session:
-        if recipient is None or directory.participant(session, recipient) is None:
-            raise UnknownRecipient(recipient)
-        existing = _find(session, direction, sender, process_id, message_type)
+        _identify_sender(session, checked, sender, channel)
+        recipient = _identify_recipient(session, checked, sender, addressed, reply_to_id)
+        _check_version(session, recipient, model.version)
+        existing = _find(session, direction, sender, process_id, message_type, gateway_made)
         if existing is not None:
             return _resubmitted(existing, staged.sha256)
+        anticipated = None if gateway_made else _find(session, direction, sender, process_id, message_type, True)
     staged.commit()
     row = _row(staged, checked, direction, sender, recipient, name, channel, reply_to_id)
+    row.gateway_made = gateway_made
     with ctx.session() as session:
         session.add(row)
         session.flush()
         for event in _first_events(row, checked, channel, actor):
             session.add(event)
+        if anticipated is not None:
+            session.add(_own_answer_note(anticipated, row, actor))
         try:
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()
-            existing = _find(session, direction, sender, process_id, message_type)
+            existing = _find(session, direction, sender, process_id, message_type, gateway_made)
             if existing is None:
                 raise
             return _resubmitted(existing, staged.sha256)
@@ -157,13 +195,99 @@ def _take(
     return SubmitResult(row, created=True)
 
 
-def _find(session: Session, direction: Direction, sender: str, process_id: str, message_type: str) -> Message | None:
+def _identify_sender(session: Session, checked: Checked, sender: str, channel: str) -> None:
+    """The Absender confirms the channel's sender, or names none where the sender's policy allows that.
+
+    Every channel that reaches intake is authenticated (API token, XTA account by TLS certificate, the
+    participant's own adapter, the gateway itself for receipts), so an Absender without Behoerdenkennung
+    claims nothing against it; it is accepted with a warning in the report unless the sender's policy is
+    ``kennung``. An unknown sender gets the strict rule.
+    """
+    assert checked.model is not None
+    party = checked.model.kopf.sender
+    claimed = party.xoev_identifier if party else None
+    if claimed is not None:
+        if claimed != sender:
+            raise ForgedSender(sender, claimed)
+        return
+    row = directory.participant(session, sender)
+    if row is None or row.sender_identification is not SenderIdentification.CHANNEL:
+        raise ForgedSender(sender, None)
+    note_channel_sender(checked, sender, channel)
+
+
+def _identify_recipient(
+    session: Session, checked: Checked, sender: str, addressed: str | None, reply_to_id: uuid.UUID | None
+) -> str:
+    """The participant the message goes to: its Empfaenger's Behoerdenkennung, else the one the channel
+    addressed, else the one the process names (the only participant that sent ``sender`` a message in
+    this ProzessID: how x-man's answers, which name the Institution only, find the district)."""
+    assert checked.model is not None
+    party = checked.model.kopf.recipient
+    named = party.xoev_identifier if party else None
+    recipient: str | None
+    source: str | None
+    if named is not None:
+        if addressed is not None and addressed != named:
+            raise UnknownRecipient(named, named=addressed)
+        recipient, source = named, None
+    elif addressed is not None:
+        recipient, source = addressed, ("answered" if reply_to_id is not None else "channel")
+    else:
+        recipient, source = _counterpart(session, checked.model.kopf.process_id, sender), "process"
+    if recipient is None or directory.participant(session, recipient) is None:
+        raise UnknownRecipient(recipient)
+    if source is not None:
+        note_named_recipient(checked, recipient, source)
+    return recipient
+
+
+def _counterpart(session: Session, process_id: str, sender: str) -> str | None:
+    """The one participant that sent ``sender`` a message in this process; None if none or several did."""
+    senders = session.exec(
+        select(Message.sender_id)
+        .where(
+            col(Message.process_id) == process_id,
+            col(Message.recipient_id) == sender,
+            col(Message.sender_id) != sender,
+        )
+        .distinct()
+        .limit(2)
+    ).all()
+    return senders[0] if len(senders) == 1 else None
+
+
+def _check_version(session: Session, recipient: str, version: str) -> None:
+    """A recipient gets only the xdomea versions its directory entry accepts (conversion is not done here)."""
+    row = directory.participant(session, recipient)
+    accepted = list(row.accepted_versions) if row is not None else []
+    if version not in accepted:
+        raise VersionNotAccepted(recipient, version, accepted)
+
+
+def _own_answer_note(anticipated: Message, own: Message, actor: str) -> MessageEvent:
+    """On the gateway's receipt: the recipient's own answer of the same type arrived (and is delivered too)."""
+    return MessageEvent(
+        message_id=anticipated.id,
+        from_state=anticipated.state,
+        to_state=anticipated.state,
+        actor=actor,
+        reason=f"the participant's own {own.message_type} arrived as message {own.id}; this one was made by the "
+        f"gateway on its behalf",
+        created_at=own.created_at,
+    )
+
+
+def _find(
+    session: Session, direction: Direction, sender: str, process_id: str, message_type: str, gateway_made: bool
+) -> Message | None:
     return session.exec(
         select(Message).where(
             col(Message.direction) == direction,
             col(Message.sender_id) == sender,
             col(Message.process_id) == process_id,
             col(Message.message_type) == message_type,
+            col(Message.gateway_made) == gateway_made,
         )
     ).first()
 

@@ -4,16 +4,23 @@ An Empfangsbestaetigung is built by the gateway for the recipient (the xdomea en
 answered message's version, Absender and Empfaenger swapped) and re-enters the pipeline through intake
 like any message the recipient sends. Import confirmations (0402, 0506) and the appraisal (0502) are the
 recipient's own work (its DMS or archive) and are never made up here: the gateway builds a 0402/0506 only
-from what the recipient's DMS adapter reported per object (:mod:`gateway.pipeline.dms_delivery`).
+from what the recipient's DMS adapter reported per object (:mod:`gateway.pipeline.dms_delivery`), and
+only when the recipient's policy says the gateway answers for it; the 0502 never. Whether the gateway
+makes anything at all for a recipient is that participant's ``receipts`` policy (docs/receipts.md): an
+archive behind x-man or a remote XTA server answers for itself, and a 0506 made too early would let a
+district destroy records the archive never imported.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select, update
 
-from gateway.store.models import Direction, Message, MessageEvent, MessageState
+from gateway.participants.spec import effective_receipts, importing_adapter
+from gateway.pipeline.dms import AdapterSpec
+from gateway.store.models import Direction, Message, MessageEvent, MessageState, Participant, ReceiptMaker
 from gateway.store.types import utcnow
 from gateway.xoev.build import REPLIES
 
@@ -32,6 +39,29 @@ for _answered, _replies in REPLIES.items():
     for _reply in _replies:
         ANSWERS.setdefault(_reply, ())
         ANSWERS[_reply] = (*ANSWERS[_reply], _answered)
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """What the gateway answers for one recipient: Empfangsbestaetigungen, import confirmations (0402/0506)."""
+
+    technical: bool
+    confirmations: bool
+
+
+def answers_for(participant: Participant, spec: AdapterSpec | None, auto_receipts: bool) -> Answers:
+    """The recipient's receipt policy, narrowed by what the gateway can truthfully say.
+
+    Technical receipts also need ``pipeline.auto_receipts`` (the gateway-wide off switch). Import
+    confirmations need the facts of an importing DMS adapter whose ``gateway.confirm_imports`` is on,
+    whatever the policy says: without them the gateway would confirm an import nobody reported.
+    """
+    policy = effective_receipts(participant.route_kind, participant.adapter_config or {}, participant.receipt_policy)
+    facts = spec is not None and spec.options.confirm_imports and importing_adapter(participant.adapter_config)
+    return Answers(
+        technical=auto_receipts and policy.technical is ReceiptMaker.GATEWAY,
+        confirmations=facts and policy.import_confirmations is ReceiptMaker.GATEWAY,
+    )
 
 
 def receipt_code(message: Message) -> str | None:

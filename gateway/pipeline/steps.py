@@ -29,11 +29,18 @@ from sqlmodel import Session
 
 from adapters.base import AdapterError, ImportResult
 from gateway.pipeline import directory, dms_delivery, receipts
-from gateway.pipeline.checks import ContentKind, SignatureMode, SignatureStatus, check_file
+from gateway.pipeline.checks import (
+    ContentKind,
+    SignatureMode,
+    SignatureStatus,
+    check_file,
+    note_channel_sender,
+    note_named_recipient,
+)
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms import AdapterSpec, adapter_spec
-from gateway.pipeline.errors import Conflict
-from gateway.pipeline.intake import stored_path, submit
+from gateway.pipeline.errors import Conflict, Rejected
+from gateway.pipeline.intake import package_name, stored_path, submit
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import NEVER, allowed
 from gateway.pipeline.transport import SendStatus
@@ -252,7 +259,11 @@ class Step:
         trust = directory.trust_directory(self.session, [m.sender_id])
         self.session.rollback()
         with self.named_copy() as path:
-            checked = check_file(self.ctx.validator, path, name=m.filename, directory=trust, mode=mode)
+            checked = check_file(
+                self.ctx.validator, path, name=m.filename, directory=trust, mode=mode, sender=m.sender_id
+            )
+        note_channel_sender(checked, m.sender_id, "the sender's channel at intake")
+        note_named_recipient(checked, m.recipient_id, "intake")
         if checked.signature is SignatureStatus.REFUSED:
             first = checked.report.errors[0] if checked.report.errors else None
             raise Permanent(f"signature refused: {first.rule + ' ' + first.message if first else 'unknown reason'}")
@@ -281,20 +292,21 @@ class Step:
             raise Permanent(f"the recipient {m.recipient_id} is no longer in the participant directory")
         spec = self.adapter_spec(recipient.xoev_id, recipient.adapter_config)
         reason = f"in the mailbox of {m.recipient_id}"
+        policy = receipts.answers_for(recipient, spec, self.ctx.settings.pipeline.auto_receipts)
         confirm = False
         if spec is not None:
             result = self.import_to_dms(spec)
             reason = f"imported into the DMS of {m.recipient_id} ({spec.kind}, {result.status.value})" + (
                 f" as {result.location}" if result.location else ""
             )
-            confirm = spec.options.confirm_imports and dms_delivery.confirmation_code(m.message_type) is not None
+            confirm = policy.confirmations and dms_delivery.confirmation_code(m.message_type) is not None
         answered = receipts.find_answered(self.session, m)
         values: dict[str, object] = {}
         if answered is not None:
             values["reply_to_id"] = answered.id
             if receipts.acknowledge(self.session, answered, m, actor=self.worker_id):
                 reason += f"; acknowledges message {answered.id}"
-        pending = confirm or (receipts.receipt_code(m) is not None and self.ctx.settings.pipeline.auto_receipts)
+        pending = confirm or (policy.technical and receipts.receipt_code(m) is not None)
         self.move(
             S.DELIVERED,
             reason,
@@ -305,22 +317,28 @@ class Step:
         return pending
 
     def answer(self) -> bool:
-        m = self.message
-        recipient = directory.participant(self.session, m.recipient_id)
-        spec = None if recipient is None else self.adapter_spec(recipient.xoev_id, recipient.adapter_config)
-        sent = self.send_answers(confirm=spec is not None and spec.options.confirm_imports)
+        sent = self.send_answers(self.answer_policy())
         self.move(S.CONFIRMED, "; ".join(sent) or "nothing to answer", release=True, next_attempt_at=NEVER)
         return False
 
-    def send_answers(self, *, confirm: bool, reason: str | None = None) -> list[str]:
-        """The Empfangsbestaetigung and (``confirm``) the import confirmation the message asks for, each made
-        once: an answer made by an earlier, interrupted try is found by its identity."""
+    def answer_policy(self) -> receipts.Answers:
+        """Which answers the gateway makes for the message's recipient, read now (the directory may change)."""
+        recipient = directory.participant(self.session, self.message.recipient_id)
+        if recipient is None:
+            return receipts.Answers(technical=False, confirmations=False)
+        spec = self.adapter_spec(recipient.xoev_id, recipient.adapter_config)
+        return receipts.answers_for(recipient, spec, self.ctx.settings.pipeline.auto_receipts)
+
+    def send_answers(self, policy: receipts.Answers, *, reason: str | None = None) -> list[str]:
+        """The Empfangsbestaetigung and the import confirmation the message asks for, as far as ``policy``
+        lets the gateway make them; each made once: an answer made by an earlier, interrupted try (or by
+        the recipient itself) is found by its identity."""
         m = self.message
         sent = []
         code = receipts.receipt_code(m)
-        if code is not None and self.ctx.settings.pipeline.auto_receipts:
+        if code is not None and policy.technical:
             sent.append(f"Empfangsbestaetigung {code} sent as message {self.ensure_answer(code)}")
-        confirmation = dms_delivery.confirmation_code(m.message_type) if confirm else None
+        confirmation = dms_delivery.confirmation_code(m.message_type) if policy.confirmations else None
         if confirmation is not None:
             model = parse_message(self.unsigned_tree())
             rows = dms_delivery.delivered_objects(self.session, m.id)
@@ -361,9 +379,12 @@ class Step:
                 channel="receipt",
                 actor=self.worker_id,
                 reply_to_id=m.id,
+                recipient=m.sender_id,
             )
         except Conflict as conflict:  # made by a worker that lost its lease meanwhile
             return conflict.existing_id
+        except Rejected as refused:  # e.g. the answered sender does not accept this xdomea version
+            raise Permanent(f"cannot send the {code} answering this message: {refused.detail}") from None
         return result.message.id
 
     # -- delivery into the recipient's DMS -------------------------------------------------------------
@@ -382,7 +403,7 @@ class Step:
         :class:`Permanent`.
         """
         m = self.message
-        message_id, filename, sender = m.id, m.filename, m.sender_id
+        message_id, filename, sender = m.id, self.payload_name(), m.sender_id
         peer = f"adapter:{spec.kind}:{spec.participant}"
         started = utcnow()
         try:
@@ -413,8 +434,7 @@ class Step:
         attempt.outcome, attempt.error = DeliveryOutcome.REJECTED, why
         self.session.add(attempt)
         self.session.commit()
-        confirm = spec.options.confirm_imports and dms_delivery.confirmation_code(m.message_type) is not None
-        sent = self.send_answers(confirm=confirm, reason=why)
+        sent = self.send_answers(self.answer_policy(), reason=why)
         raise Permanent(
             f"the DMS of {spec.participant} did not import the message ({result.status.value}): {why}"
             + (f"; {'; '.join(sent)}" if sent else "")
@@ -427,7 +447,7 @@ class Step:
         """The payload under its file name (package checks read it), as a hard link: no bytes are copied."""
         m = self.message
         source = self.ctx.payloads.path_of(m.payload_ref)
-        name = m.filename or ("message.zip" if m.content_kind == ContentKind.ZIP.value else "message.xml")
+        name = self.payload_name() or "message.xml"
         folder = Path(tempfile.mkdtemp(prefix="view-", dir=self.ctx.payloads.root / "tmp"))
         target = folder / name
         try:
@@ -436,6 +456,15 @@ class Step:
         finally:
             target.unlink(missing_ok=True)
             folder.rmdir()
+
+    def payload_name(self) -> str | None:
+        """The message's file name; a package submitted without one is named after its message XML, as
+        intake named it for its checks (the package rules, here and in a DMS adapter, read the name)."""
+        m = self.message
+        if m.filename or m.content_kind != ContentKind.ZIP.value:
+            return m.filename
+        source = self.ctx.payloads.path_of(m.payload_ref)
+        return package_name(source, self.ctx.settings.limits.max_package_entries) or "message.zip"
 
     @contextlib.contextmanager
     def dms_payload(self) -> Iterator[Path]:

@@ -84,6 +84,7 @@ class LocalMailbox:
             origin_message_uuid=message.origin_message_uuid,
             receipt_requested=message.receipt_requested,
             source_id=message.id,
+            gateway_made=message.gateway_made,
         )
         session.add(copy)
         session.flush()

@@ -83,6 +83,20 @@ class SignaturePolicy(enum.StrEnum):
     REJECT = "reject"  # the participant must not sign (e.g. a system that cannot)
 
 
+class SenderIdentification(enum.StrEnum):
+    """How intake knows who sent a message submitted by a participant (docs/receipts.md)."""
+
+    KENNUNG = "kennung"  # the Absender must carry the participant's Behoerdenkennung
+    CHANNEL = "channel"  # an Absender without Behoerdenkennung is identified by the authenticated channel
+
+
+class ReceiptMaker(enum.StrEnum):
+    """Who makes a kind of answer for messages delivered to a participant (docs/receipts.md)."""
+
+    GATEWAY = "gateway"  # this gateway makes it (import confirmations only from the DMS adapter's facts)
+    RECIPIENT = "recipient"  # the recipient's own system makes it; the gateway never does
+
+
 class CertificateUsage(enum.StrEnum):
     SIGNING = "signing"
     ENCRYPTION = "encryption"
@@ -101,7 +115,9 @@ class Message(SQLModel, table=True):
     ``sha256`` and ``size`` describe the bytes as they were received and never change. ``payload_ref``
     names the payload that is delivered; it starts equal to ``sha256`` and changes when a step (such as
     signing) produces new bytes. ``content_hash`` is the pipeline's idempotency key for the content; the
-    identity (direction, sender, ProzessID, Nachrichtentyp) is unique, so a resubmission finds its twin.
+    identity (direction, sender, ProzessID, Nachrichtentyp, gateway_made) is unique, so a resubmission finds
+    its twin; ``gateway_made`` keeps a receipt the gateway made for a recipient apart from the recipient's
+    own answer of the same type, which must never be refused because of it (docs/receipts.md).
 
     A worker owns a message while ``lease_owner`` is set and ``lease_expires_at`` is in the future;
     a message is due for work once ``next_attempt_at`` has passed (see :mod:`gateway.store.queue`).
@@ -120,6 +136,7 @@ class Message(SQLModel, table=True):
             "sender_id",
             "process_id",
             "message_type",
+            "gateway_made",
             unique=True,
         ),
     )
@@ -200,6 +217,12 @@ class Message(SQLModel, table=True):
         sa_type=sa.Text,
         description="Betreff and Aktenzeichen of the message's objects, casefolded, for free-text search.",
     )
+    # -- added by revision 0006 (participant policies) --
+    gateway_made: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa.false()},
+        description="A receipt the gateway made on the recipient's behalf (not the recipient's own answer).",
+    )
 
 
 class MessageEvent(SQLModel, table=True):
@@ -236,6 +259,17 @@ class Participant(SQLModel, table=True):
         default=SignaturePolicy.REQUIRE, sa_type=str_enum(SignaturePolicy, length=16)
     )
     adapter_config: dict[str, Any] = Field(default_factory=dict, sa_type=json_type())
+    # -- added by revision 0006 (participant policies) --
+    sender_identification: SenderIdentification = Field(
+        default=SenderIdentification.CHANNEL,
+        sa_type=str_enum(SenderIdentification, length=16),
+        sa_column_kwargs={"server_default": SenderIdentification.CHANNEL.value},
+    )
+    receipt_policy: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=json_type(),
+        description="Who makes receipts for messages delivered here ({} = derived from route and adapter).",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

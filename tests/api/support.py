@@ -149,7 +149,13 @@ def directory(ctx: PipelineContext) -> None:
     entries = [
         {"id": GOTHA, "name": "Landratsamt Gotha", "signature_policy": "accept"},
         {"id": ALTENBURG, "name": "Landratsamt Altenburger Land", "signature_policy": "accept"},
-        {"id": ARCHIVE, "name": "Landesarchiv Thüringen", "signature_policy": "accept"},
+        # the gateway makes the archive's technical receipts (a mailbox's own system answers by default)
+        {
+            "id": ARCHIVE,
+            "name": "Landesarchiv Thüringen",
+            "signature_policy": "accept",
+            "receipts": {"technical": "gateway"},
+        },
         {"id": SAMPLE_SENDER, "name": "Toolkit sample sender", "signature_policy": "accept"},
         {"id": SAMPLE_RECIPIENT, "name": "Toolkit sample recipient", "signature_policy": "accept"},
         {"id": OPERATOR, "name": "Gateway operator", "signature_policy": "reject"},

@@ -425,7 +425,8 @@ def make_pair(
             directory_file(
                 a.folder,
                 [
-                    {**district, "signature_policy": "require"},
+                    # A makes the district's technical receipts (a mailbox's own system answers by default)
+                    {**district, "signature_policy": "require", "receipts": {"technical": "gateway"}},
                     {**greiz, "signature_policy": "require"},
                     {**archive, **remote, "route": {"kind": "xta", "endpoint_url": route_to_b}},
                 ],
@@ -439,7 +440,8 @@ def make_pair(
             directory_file(
                 b.folder,
                 [
-                    {**archive, "signature_policy": "accept"},
+                    # B makes the archive's technical receipts (a mailbox's own system answers by default)
+                    {**archive, "signature_policy": "accept", "receipts": {"technical": "gateway"}},
                     {**district, **remote, "route": {"kind": "xta", "endpoint_url": a.xta_url}},
                 ],
             )

@@ -25,6 +25,7 @@ GOTHA = "psw:16067000"
 ARCHIVE_ID = "psw:16000001"
 SAMPLE_SENDER = "AbsBehoerdenkennungPraefixCode:LATh"
 SAMPLE_RECIPIENT = "EmpBehoerdenkennungPraefixCode:LATh"
+GATEWAY_RECEIPTS = {"technical": "gateway"}
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "xoev"
 SAMPLES = SHARED / "samples"
 
@@ -36,14 +37,17 @@ def add_participant(
     policy: SignaturePolicy = SignaturePolicy.REQUIRE,
     route: RouteKind = RouteKind.MAILBOX,
     endpoint_url: str | None = None,
+    receipts: dict[str, str] | None = None,
+    versions: list[str] | None = None,
 ) -> Participant:
     row = Participant(
         xoev_id=xoev_id,
         display_name=xoev_id,
-        accepted_versions=["2.3.0", "2.4.0", "3.0.0", "3.1.0", "4.0.0"],
+        accepted_versions=versions or ["2.3.0", "2.4.0", "3.0.0", "3.1.0", "4.0.0"],
         route_kind=route,
         endpoint_url=endpoint_url,
         signature_policy=policy,
+        receipt_policy=receipts or {},
     )
     session.add(row)
     session.flush()
@@ -75,7 +79,9 @@ def add_signing_key(ctx: PipelineContext, session: Session, participant: Partici
 def directory(ctx: PipelineContext) -> None:
     with ctx.session() as session:
         for xoev_id in (GOTHA, ARCHIVE_ID):
-            add_signing_key(ctx, session, add_participant(session, xoev_id))
+            # the gateway answers for them with technical receipts (a mailbox's default since issue 9 is that
+            # its own system answers): these tests exercise the gateway's receipts
+            add_signing_key(ctx, session, add_participant(session, xoev_id, receipts=GATEWAY_RECEIPTS))
         add_participant(session, SAMPLE_SENDER, policy=SignaturePolicy.ACCEPT)
         add_participant(session, SAMPLE_RECIPIENT, policy=SignaturePolicy.ACCEPT)
         session.commit()

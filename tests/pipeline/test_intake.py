@@ -147,23 +147,29 @@ def sample_files() -> list[Path]:
     return sorted(p for p in SAMPLES.rglob("*") if p.suffix in (".xml", ".zip"))
 
 
+def _message_xml(path: Path) -> bytes:
+    if path.suffix != ".zip":
+        return path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        return b"".join(archive.read(n) for n in archive.namelist() if n.endswith(".xml"))
+
+
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_sample_is_accepted_or_refused_for_its_reason(ctx: PipelineContext, path: Path) -> None:
-    """Samples naming the toolkit's placeholder Absender are accepted (when valid); the others name no
-    Behoerdenkennung at all and are refused as unidentified, never stored."""
+    """Valid samples are accepted; one whose Absender names no Behoerdenkennung is identified by the channel
+    (a warning in its report), one whose Empfaenger names none either cannot be routed and is refused,
+    never stored. (Before issue 9 every sample without Absender Kennung was refused as unidentified.)"""
     if path.suffix == ".xml":  # submitted without a name: the naming rule is not applied
         report = ctx.validator.validate_xml_bytes(path.read_bytes()).report
     else:
         report = ctx.validator.validate_path(path).report
+    xml = _message_xml(path)
+    by_channel = b"AbsBehoerdenkennung" not in xml
     expected: tuple[type[Rejected], str] | None = None
     if not report.valid:
         expected = (Invalid, "invalid")
-    elif b"AbsBehoerdenkennung" not in path.read_bytes() and path.suffix == ".xml":
-        expected = (ForgedSender, "sender_not_identified")
-    if path.suffix == ".zip" and report.valid:
-        with zipfile.ZipFile(path) as archive:
-            if not any(b"AbsBehoerdenkennung" in archive.read(n) for n in archive.namelist() if n.endswith(".xml")):
-                expected = (ForgedSender, "sender_not_identified")
+    elif by_channel and b"EmpBehoerdenkennung" not in xml:
+        expected = (UnknownRecipient, "recipient_not_identified")
     if expected is not None:
         with pytest.raises(expected[0]) as excinfo:
             submit(ctx, path.open("rb"), sender=SAMPLE_SENDER, filename=None, channel="rest")
@@ -175,6 +181,8 @@ def test_every_sample_is_accepted_or_refused_for_its_reason(ctx: PipelineContext
     assert result.message.sender_id == SAMPLE_SENDER
     assert result.message.content_kind == ("zip" if path.suffix == ".zip" else "xml")
     assert ctx.payloads.open(result.message.sha256).read() == path.read_bytes()
+    warned = {w["rule"] for w in (result.message.validation_report or {})["warnings"]}
+    assert ("XGW-HDR-007" in warned) == by_channel
 
 
 @pytest.mark.parametrize(("version", "seed"), [("3.0.0", 1), ("3.1.0", 2), ("4.0.0", 3)])

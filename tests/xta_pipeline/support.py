@@ -31,7 +31,7 @@ from gateway.store.models import Message, MessageEvent, Participant, RouteKind, 
 from gateway.transport.xta.backend import PartyId
 from gateway.transport.xta.ns import OSCIMETA, WSA, XTA
 from gateway.xoev.schemas.registry import SchemaRegistry
-from tests.pipeline.factories import add_participant
+from tests.pipeline.factories import GATEWAY_RECEIPTS, add_participant
 from tests.xta.support import serve
 
 GOTHA = "psw:16067000"  # the generator's sender, a member district
@@ -50,7 +50,8 @@ def party(xoev_id: str) -> PartyId:
 def directory(ctx: PipelineContext) -> None:
     with ctx.session() as session:
         for xoev_id in (GOTHA, ARCHIVE, ALTENBURG):
-            add_participant(session, xoev_id, policy=SignaturePolicy.ACCEPT)
+            # the gateway makes their technical receipts (explicitly: a mailbox's own system answers by default)
+            add_participant(session, xoev_id, policy=SignaturePolicy.ACCEPT, receipts=GATEWAY_RECEIPTS)
         for xoev_id in (PEER_A, PEER_B):
             add_participant(session, xoev_id, policy=SignaturePolicy.ACCEPT, route=RouteKind.XTA, endpoint_url=PEER_URL)
         session.commit()

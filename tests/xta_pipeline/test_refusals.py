@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 from zeep.exceptions import Fault
 
-from tests.pipeline.factories import offer
+from tests.pipeline.factories import directory_entry, offer
 from tests.xta_pipeline.support import ALTENBURG, ARCHIVE, GOTHA, Gateway, Xta, fault_of, meta_xml
 
 
@@ -96,4 +96,32 @@ def test_attachments_and_overlong_ids_are_refused(gateway: Gateway) -> None:
         )
     assert fault_of(caught.value) == ("ParameterIsNotValidException", "9022")
     assert refused(xta, "urn:test:" + "x" * 300, data, name)[:2] == ("ParameterIsNotValidException", "9021")
+    assert gateway.trace() == before
+
+
+def test_a_version_the_reader_does_not_accept_is_a_service_not_booked(gateway: Gateway) -> None:
+    """Issue 9: accepted_versions are enforced at intake; over XTA the refusal is 9013 (the service URI names the
+    xdomea version, and the Reader has not booked that one)."""
+    with gateway.ctx.session() as session:
+        archive = directory_entry(session, ARCHIVE)
+        archive.accepted_versions = ["3.0.0", "3.1.0"]
+        session.add(archive)
+        session.commit()
+    xta = Xta(gateway)
+    name, data = offer(seed=24, version="4.0.0")
+    before = gateway.trace()
+    element, code, text = refused(xta, "urn:test:version", data, name)
+    assert (element, code) == ("PermissionDeniedException", "9013"), text
+    assert "3.0.0, 3.1.0" in text and "4.0.0" in text, text
+    assert gateway.trace() == before
+
+
+def test_a_reader_other_than_the_empfaenger_is_refused(gateway: Gateway) -> None:
+    xta = Xta(gateway)
+    name, data = offer(seed=25)  # Empfaenger: the archive
+    before = gateway.trace()
+    with pytest.raises(Fault) as caught:
+        xta.send("urn:test:reader", data, name, GOTHA, reader=ALTENBURG)
+    assert fault_of(caught.value) == ("ParameterIsNotValidException", "9022")
+    assert ARCHIVE in str(caught.value.message) and ALTENBURG in str(caught.value.message)
     assert gateway.trace() == before

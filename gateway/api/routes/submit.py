@@ -27,6 +27,7 @@ from gateway.api.problems import (
     INVALID_MESSAGE,
     TOO_LARGE,
     UNKNOWN_RECIPIENT,
+    VERSION_NOT_ACCEPTED,
     ApiProblem,
     error_responses,
 )
@@ -34,10 +35,11 @@ from gateway.api.state import ApiState, api_state
 from gateway.api.upload import FILENAME_HEADER, body_chunks, refuse_declared_oversize, requested_filename
 from gateway.api.views import MessageDetail, detail_view
 from gateway.api.visibility import events_of
+from gateway.participants.spec import XOEV_ID_PATTERN
 from gateway.participants.tokens import Principal
 from gateway.pipeline import directory
 from gateway.pipeline.checks import ContentKind, SignatureMode, check_file, content_kind
-from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, UnknownRecipient
+from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, UnknownRecipient, VersionNotAccepted
 from gateway.pipeline.intake import safe_filename, submit
 from gateway.store.models import Message
 from gateway.store.payloads import PayloadTooLarge
@@ -68,6 +70,17 @@ _BODY_DOC: dict[str, Any] = {
     ],
 }
 
+RecipientQuery = Annotated[
+    str | None,
+    Query(
+        max_length=128,
+        pattern=XOEV_ID_PATTERN,
+        description="The participant the message is for, when its Empfaenger names no Behoerdenkennung "
+        "(real DMS exports name the Institution only); refused when the Empfaenger names another one.",
+        examples=["psw:16000001"],
+    ),
+]
+
 FilenameQuery = Annotated[
     str | None,
     Query(
@@ -89,6 +102,15 @@ def _refusal(state: ApiState, exc: Exception) -> ApiProblem:
         return ApiProblem(FORGED_SENDER, exc.detail, reason=exc.reason)
     if isinstance(exc, UnknownRecipient):
         return ApiProblem(UNKNOWN_RECIPIENT, exc.detail, reason=exc.reason)
+    if isinstance(exc, VersionNotAccepted):
+        return ApiProblem(
+            VERSION_NOT_ACCEPTED,
+            exc.detail,
+            reason=exc.reason,
+            recipient=exc.recipient,
+            version=exc.version,
+            accepted_versions=exc.accepted,
+        )
     if isinstance(exc, Conflict):
         return ApiProblem(CONFLICT, exc.detail, reason=exc.reason, existing=str(exc.existing_id))
     if isinstance(exc, TooLarge):
@@ -124,6 +146,7 @@ async def submit_message(
     principal: Submitter,
     state: Annotated[ApiState, Depends(api_state)],
     filename: FilenameQuery = None,
+    recipient: RecipientQuery = None,
 ) -> JSONResponse:
     limit = state.settings.pipeline.max_submit_bytes
     refuse_declared_oversize(request, limit)
@@ -137,11 +160,12 @@ async def submit_message(
             filename=name,
             channel="rest",
             actor=principal.actor,
+            recipient=recipient,
         )
 
     try:
         result = await anyio.to_thread.run_sync(run)
-    except (Invalid, ForgedSender, UnknownRecipient, Conflict, TooLarge, ClientDisconnect) as exc:
+    except (Invalid, ForgedSender, UnknownRecipient, VersionNotAccepted, Conflict, TooLarge, ClientDisconnect) as exc:
         raise _refusal(state, exc) from None
     return _message_response(state, result.message.id, result.created)
 

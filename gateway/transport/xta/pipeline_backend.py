@@ -28,7 +28,15 @@ from datetime import datetime
 from sqlmodel import Session, col, select, update
 
 from gateway.pipeline.context import PipelineContext
-from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, Rejected, TooLarge, UnknownRecipient
+from gateway.pipeline.errors import (
+    Conflict,
+    ForgedSender,
+    Invalid,
+    Rejected,
+    TooLarge,
+    UnknownRecipient,
+    VersionNotAccepted,
+)
 from gateway.pipeline.intake import submit
 from gateway.pipeline.states import NEVER, allowed
 from gateway.store.models import (
@@ -111,6 +119,9 @@ def refusal_fault(refusal: Rejected) -> XtaError:
         return ParameterInvalid(ErrorCode.MESSAGE_ID_ALREADY_USED, refusal.detail)
     if isinstance(refusal, UnknownRecipient):
         return ParameterInvalid(ErrorCode.INVALID_PARAMETER_COMBINATION, refusal.detail)
+    if isinstance(refusal, VersionNotAccepted):
+        # the Reader has not booked the service of this xdomea version (the service URI names the version)
+        return PermissionDenied(ErrorCode.SERVICE_NOT_BOOKED, refusal.detail)
     return ParameterInvalid(ErrorCode.INVALID_PARAMETER_COMBINATION, refusal.detail)
 
 
@@ -276,6 +287,7 @@ class PipelineXtaBackend:
                     f"the Reader {meta.reader.type}:{meta.reader.value} is not in the participant directory",
                 )
             sender = account.xoev_id
+            addressed = reader.xoev_id  # the Empfaenger must agree, or name it when it names nobody
             inbound = account.route_kind is RouteKind.XTA
             if inbound and reader.route_kind is not RouteKind.MAILBOX:
                 raise ParameterInvalid(
@@ -293,6 +305,7 @@ class PipelineXtaBackend:
                     channel="xta",
                     direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
                     actor=f"xta:{sender}",
+                    recipient=addressed,
                 )
         except BaseException as exc:
             with self.ctx.session() as session:

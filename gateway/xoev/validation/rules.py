@@ -103,6 +103,16 @@ _RULES = [
          "Nachrichtentyp code {code} is named '{name}' in the message but '{expected}' in the code list.",
          "Der Nachrichtentyp-Code {code} heißt in der Nachricht '{name}', in der Codeliste aber "
          "'{expected}'."),
+    Rule("XGW-HDR-007", _W, "Absender identified by the channel",
+         "The Absender carries no Behördenkennung; the gateway identified the sender as {participant} by the "
+         "authenticated channel ({channel}).",
+         "Der Absender enthält keine Behördenkennung; das Gateway hat den Absender über den authentifizierten "
+         "Kanal ({channel}) als {participant} bestimmt."),
+    Rule("XGW-HDR-008", _W, "Empfaenger identified by the channel or the process",
+         "The Empfaenger carries no Behördenkennung; the gateway delivers the message to {participant}, named "
+         "by {source}.",
+         "Der Empfänger enthält keine Behördenkennung; das Gateway stellt die Nachricht {participant} zu, "
+         "bestimmt durch {source_de}."),
     # --- file and package names ---------------------------------------------------------------------
     Rule("XGW-NAME-001", _E, "File name does not follow the naming rule",
          "The name '{name}' does not follow the xdomea {version} naming rule ({pattern}).",
