@@ -32,3 +32,20 @@ def test_validate_does_not_import_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"xgw validate imports {out}"
+
+
+def test_every_subcommand_at_every_level_explains_itself() -> None:
+    ctx = click.Context(cli)
+    missing: list[str] = []
+
+    def walk(command: click.Command, path: str) -> None:
+        if not (command.help or command.short_help):
+            missing.append(path)
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None, f"{path} {name}"
+                walk(sub, f"{path} {name}")
+
+    walk(cli, "xgw")
+    assert missing == []

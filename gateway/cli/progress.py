@@ -93,6 +93,17 @@ class Progress:
                 self.total = total
             self._maybe_draw(force=label is not None)
 
+    def echo(self, line: str) -> None:
+        """Print ``line`` on standard output without tearing the status line (cleared, then drawn again)."""
+        with self._lock:
+            if self.enabled and self.interactive and self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+                self._width = 0
+            click.echo(line)
+            if self.enabled and self.interactive:
+                self._draw()
+
     def text(self) -> str:
         elapsed = time.monotonic() - self._started
         amount = human_bytes if self.as_bytes else str
