@@ -234,3 +234,31 @@ def test_serve_demo_from_the_installed_wheel(
     assert "<form" in login.text
     participants = _run([installed.xgw(), "participants", "list", "--json"], cwd=work, env=env).stdout
     assert "lth:16000100" in participants
+
+
+def test_the_demo_accepts_a_generated_package_and_the_queue_finds_it(
+    installed: Installed, demo_server: tuple[str, Path, dict[str, str]]
+) -> None:
+    """The newcomer's round: generate (defaults), submit as the demo district, list, show, download."""
+    base, work, env = demo_server
+    xgw = installed.xgw()
+    package = work / _run([xgw, "generate", "--out", "out", "--size", "32KiB"], cwd=work, env=env).stdout.strip()
+    token = _run([xgw, "tokens", "create", "psw:16077000"], cwd=work, env=env).stdout.strip()
+    submitted = httpx.post(
+        f"{base}/api/v1/messages",
+        content=package.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "X-Filename": package.name},
+    )
+    assert submitted.status_code == 201, submitted.text
+    created = submitted.json()
+    assert (created["sender"], created["recipient"], created["xdomea_version"]) == (
+        "psw:16077000",
+        "lth:16000100",
+        "3.1.0",
+    )
+    listed = _run([xgw, "queue", "ls"], cwd=work, env=env)
+    assert created["id"] in listed.stdout
+    shown = _run([xgw, "queue", "show", created["id"][:8]], cwd=work, env=env)
+    assert shown.stdout.startswith(created["id"])
+    downloaded = _run([xgw, "queue", "payload", created["id"][:8], "-o", "copy.zip"], cwd=work, env=env)
+    assert (work / "copy.zip").read_bytes() == package.read_bytes(), downloaded.stderr
