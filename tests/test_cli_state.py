@@ -224,3 +224,23 @@ def test_errors_are_cut_at_a_word_not_mid_word() -> None:
     assert shorten("short", 40) == "short"
     assert shorten("x" * 50, 10) == "x" * 9 + "…"
     assert shorten("line one\nline two", 40) == "line one line two"
+
+
+def test_every_json_listing_is_one_document(gateway: tuple[PipelineContext, Xgw]) -> None:
+    ctx, xgw = gateway
+    message, _ = _submit(ctx, 5)
+    for args in (
+        ("queue", "ls", "--json"),
+        ("participants", "list", "--json"),
+        ("tokens", "list", "--json"),
+        ("console-users", "list", "--json"),
+        ("keys", "list", "--json"),
+    ):
+        result = xgw(*args)
+        assert result.exit_code == 0, (args, result.output)
+        assert isinstance(json.loads(result.stdout), list), args
+    for args in (("stats", "--json"), ("queue", "show", str(message.id), "--json")):
+        assert isinstance(json.loads(xgw(*args).stdout), dict), args
+    listed = xgw("participants", "list")
+    assert listed.stdout.splitlines()[0].split()[:3] == ["ID", "NAME", "XDOMEA"]
+    assert "participant(s) in " in listed.stderr

@@ -63,6 +63,7 @@ def list_command(as_json: bool) -> None:
     click.echo(f"{'ID':<20} {'NAME':<36} {'XDOMEA VERSIONS':<24} ROUTE")
     for entry in entries:
         click.echo(_line(entry))
+    click.echo(f"{len(entries)} participant(s) in {describe_location(settings)}", err=True)
 
 
 @participants_group.command("show")

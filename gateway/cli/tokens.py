@@ -92,6 +92,7 @@ def list_command(participant: str | None, as_json: bool) -> None:
     for t in tokens:
         state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
         click.echo(f"{t.id:>5}  {t.participant:<20} {','.join(t.scopes):<18} {state:<24} {t.name}")
+    click.echo(f"{len(tokens)} token(s) in {describe_location(settings)}", err=True)
 
 
 @tokens_group.command("revoke")
