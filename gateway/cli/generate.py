@@ -9,6 +9,7 @@ state archive's x-man reads (2.3.0 to 3.1.0). ``--sender`` and ``--recipient`` t
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +17,12 @@ from pathlib import Path
 import click
 
 from gateway.cli.progress import Progress, human_bytes, progress_option
+from gateway.config import Settings
 from gateway.demo import DEMO_DIRECTORY
 from gateway.xoev.build import BUILD_VERSIONS, BuildError
 from gateway.xoev.generate import ANSWERED_BY, PRIMARY_TYPES, WITH_FILES, generate_to, parse_size
 from gateway.xoev.model import Party
-from gateway.xoev.schemas.registry import SchemaBundleError
+from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
 
 _TYPES = sorted(set(PRIMARY_TYPES) | (set(ANSWERED_BY) - {"0202"}))
 #: the demo directory's first district and the state archive
@@ -114,6 +116,8 @@ def generate_command(
     with_files = message_type in WITH_FILES
     total = size * count if with_files else None
     try:
+        # read afresh: a CLI call must see the environment it was started with (not a process-wide default)
+        registry = SchemaRegistry.from_settings(Settings())
         with Progress("generating", total, enabled=progress, as_bytes=True) as bar:
             for n in range(count):
                 step = f" {n + 1}/{count}" if count > 1 else ""
@@ -127,12 +131,16 @@ def generate_command(
                     size=size,
                     seed=seed + n,
                     verify=verify,
+                    registry=registry,
                     sender=absender,
                     recipient=empfaenger,
                     progress=_advancer(bar, verify_at, f"verifying{step}") if with_files else None,
                 )
                 click.echo(str(path))
-    except (BuildError, SchemaBundleError) as exc:
+    except SchemaBundleError as exc:  # a setup error: exit 2, as in xgw validate and xgw inspect
+        click.echo(f"xgw: {exc}", err=True)
+        sys.exit(2)
+    except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
     if with_files and count > 1:
         click.echo(f"{count} packages, {human_bytes(size * count)} of content", err=True)

@@ -167,3 +167,12 @@ def test_cli_shows_progress_on_request_and_keeps_stdout_clean(tmp_path: Path) ->
     assert "generating 1/2" in shown.stderr
     assert "6.0 MiB of 6.0 MiB (100%)" in shown.stderr
     assert "verifying 2/2" in shown.stderr
+
+
+def test_cli_without_a_schema_bundle_is_a_setup_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["generate", "--out", str(tmp_path / "out")], env={"XGW_SCHEMA_DIR": str(tmp_path / "nowhere")}
+    )
+    assert result.exit_code == 2, result.output
+    assert "set XGW_SCHEMA_DIR" in result.stderr
+    assert "Traceback" not in result.output
