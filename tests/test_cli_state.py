@@ -243,4 +243,8 @@ def test_every_json_listing_is_one_document(gateway: tuple[PipelineContext, Xgw]
         assert isinstance(json.loads(xgw(*args).stdout), dict), args
     listed = xgw("participants", "list")
     assert listed.stdout.splitlines()[0].split()[:3] == ["ID", "NAME", "XDOMEA"]
+    lines = listed.stdout.splitlines()
+    # the columns line up even where five accepted versions make a long cell
+    assert "2.3.0,2.4.0,3.0.0,3.1.0,4.0.0" in listed.stdout
+    assert {line.index("mailbox") for line in lines[1:]} == {lines[0].index("ROUTE")}
     assert "participant(s) in " in listed.stderr

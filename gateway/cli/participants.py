@@ -33,9 +33,14 @@ def _fail(exc: DirectoryError) -> click.ClickException:
     return click.ClickException("\n  ".join(["the directory was not changed:", *exc.problems]))
 
 
-def _line(entry: ParticipantView) -> str:
-    route = entry.route.kind.value + (f" {entry.route.endpoint_url}" if entry.route.endpoint_url else "")
-    return f"{entry.id:<20} {entry.name:<36} {','.join(entry.accepted_versions):<24} {route}"
+def _table(entries: list[ParticipantView]) -> list[str]:
+    """Header and one line per entry, each column as wide as its widest cell (no cell is cut)."""
+    rows = [("ID", "NAME", "XDOMEA VERSIONS", "ROUTE")]
+    for e in entries:
+        route = e.route.kind.value + (f" {e.route.endpoint_url}" if e.route.endpoint_url else "")
+        rows.append((e.id, e.name, ",".join(e.accepted_versions), route))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
 
 
 @click.group("participants")
@@ -60,9 +65,8 @@ def list_command(as_json: bool) -> None:
     if not entries:
         click.echo(f"no participants in {describe_location(settings)}; add them with `xgw participants import FILE`")
         return
-    click.echo(f"{'ID':<20} {'NAME':<36} {'XDOMEA VERSIONS':<24} ROUTE")
-    for entry in entries:
-        click.echo(_line(entry))
+    for line in _table(entries):
+        click.echo(line)
     click.echo(f"{len(entries)} participant(s) in {describe_location(settings)}", err=True)
 
 
