@@ -110,7 +110,7 @@ class Progress:
         parts = [self.label]
         if self.total:
             parts.append(f"{amount(self.done)} of {amount(self.total)} ({100 * self.done / self.total:.0f}%)")
-        elif self.done:
+        elif self.done and self.as_bytes:  # a count without a total says nothing; bytes do
             parts.append(amount(self.done))
         parts.append(f"{elapsed:.0f} s")
         return "  ".join(parts)
