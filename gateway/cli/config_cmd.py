@@ -64,7 +64,7 @@ def markdown() -> str:
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the settings reference (docs/configuration.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: setting -> effective value.")
 def config_command(as_markdown: bool, as_json: bool) -> None:
-    """Show the effective settings (secrets masked); relative paths also as the absolute path they mean here."""
+    """Show the effective settings (secrets masked, relative paths also resolved)."""
     if as_markdown:
         click.echo(markdown(), nl=False)
         return

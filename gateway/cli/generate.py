@@ -106,10 +106,11 @@ def generate_command(
     out_dir: Path,
     progress: bool | None,
 ) -> None:
-    """Generate xdomea messages (0101/0401/0501/0503, or a reply type) into OUT; deterministic per seed.
+    """Generate realistic xdomea messages and packages into OUT (deterministic per seed).
 
-    Prints the path of each file written. For reply types, --sender and --recipient are the parties of the
-    message answered; the reply goes the way its protocol says.
+    Types 0101, 0401, 0501 and 0503, or a reply to one of them. Prints the path of each file written.
+    For reply types, --sender and --recipient are the parties of the message answered; the reply goes
+    the way its protocol says.
     """
     absender = party(sender, sender_name, "--sender")
     empfaenger = party(recipient, recipient_name, "--recipient")
