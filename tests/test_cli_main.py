@@ -65,3 +65,9 @@ def test_config_says_where_a_relative_data_directory_is(tmp_path: Path, monkeypa
     settings = json.loads(CliRunner().invoke(cli, ["config", "--json"], env=env).stdout)
     assert settings["data_dir"] == str(tmp_path / "state")
     assert settings["database_url"] == "postgresql://xgw:********@db.example/xgw"
+
+
+def test_rules_listing_has_a_header() -> None:
+    lines = CliRunner().invoke(cli, ["rules"]).stdout.splitlines()
+    assert lines[0].split() == ["ID", "SEVERITY", "RULE"]
+    assert lines[1].startswith("XGW-")
