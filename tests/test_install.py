@@ -11,6 +11,7 @@ runs with ``XGW_SLOW_TESTS=1``, as ``.ci/run`` sets.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -40,7 +41,7 @@ _SKIP_TOP = {".venv", "var", "build", "dist", "test-artifacts"}
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("install"),  # one worker builds and installs once for the whole module
+    pytest.mark.xdist_group("install"),
     pytest.mark.skipif(os.environ.get("XGW_SLOW_TESTS") != "1", reason="set XGW_SLOW_TESTS=1 to build and install"),
 ]
 
@@ -81,9 +82,30 @@ def _run(args: list[str], *, env: dict[str, str], cwd: Path | str | None = None)
     return result
 
 
-@pytest.fixture(scope="module")
+def _session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder that every xdist worker of this test run shares (and no other run does)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xgw-install"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    root = tmp_path_factory.mktemp("install")
+    """Build and install once per test run: the first worker to get here does it, under a lock; the others
+    wait and reuse it (``xdist_group`` should put these tests on one worker, but with pytest 9 and
+    xdist 3.8 it does not)."""
+    root = _session_folder(tmp_path_factory)
+    with (root / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "installed").exists():
+            _build_and_install(root)
+            (root / "installed").touch()
+    dist = root / "dist"
+    return Installed(sdist=next(dist.glob("*.tar.gz")), wheel=next(dist.glob("*.whl")), venv=root / "venv")
+
+
+def _build_and_install(root: Path) -> None:
     source = root / "source"  # a copy, so that building writes nothing into the checkout
     shutil.copytree(
         CHECKOUT,
@@ -101,11 +123,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     built = time.monotonic()
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], env=env)
-    wheel = next(dist.glob("*.whl"))
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    wheel = next(dist.glob("*.whl"))
     _run([*pip, "--no-compile", str(wheel)], env=env)  # --no-compile: modules are compiled when first imported
     print(f"build {built - started:.1f} s, install {time.monotonic() - built:.1f} s")
-    return Installed(sdist=next(dist.glob("*.tar.gz")), wheel=wheel, venv=venv)
 
 
 def test_the_sdist_and_the_wheel_carry_every_runtime_file(installed: Installed) -> None:
