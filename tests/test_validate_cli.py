@@ -125,3 +125,33 @@ def test_json_output_follows_the_published_schema(tmp_path: Path) -> None:
     assert len(reports) == 13
     for report in reports:
         jsonschema.validate(report, schema)
+
+
+def test_progress_goes_to_stderr_and_leaves_stdout_as_it_was(tmp_path: Path) -> None:
+    plain = CliRunner().invoke(cli, ["validate", "-j", "1", str(VALID_XML)], env=_env(tmp_path))
+    shown = CliRunner().invoke(cli, ["validate", "-j", "1", "--progress", str(VALID_XML)], env=_env(tmp_path))
+    assert shown.exit_code == plain.exit_code == 0
+    assert shown.stdout == plain.stdout
+    assert "validating" not in plain.stderr  # not a terminal and not asked for
+    assert f"validating {VALID_XML.name} (" in shown.stderr
+    many = CliRunner().invoke(
+        cli, ["validate", "--json", "--progress", str(VALID_XML), str(VALID_ZIP)], env=_env(tmp_path)
+    )
+    assert [r["valid"] for r in json.loads(many.stdout)] == [True, True]
+    assert "validating  2 of 2 (100%)" in many.stderr
+
+
+def test_a_long_step_keeps_the_status_line_moving() -> None:
+    """One large package validates for seconds: the ticker redraws the elapsed time meanwhile."""
+    import io
+    import time
+
+    from gateway.cli.progress import Progress
+
+    stream = io.StringIO()
+    with Progress("validating big.zip (1.0 GiB)", enabled=True, stream=stream):
+        time.sleep(2.3)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 3, lines
+    assert lines[-1].startswith("validating big.zip (1.0 GiB)  ")
+    assert lines[-1].endswith(" s")

@@ -6,6 +6,7 @@ Generating the reference from the settings class keeps it complete by constructi
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,14 +62,25 @@ def markdown() -> str:
 
 @click.command("config")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the settings reference (docs/configuration.md).")
-def config_command(as_markdown: bool) -> None:
-    """Show the effective settings (secrets masked)."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: setting -> effective value.")
+def config_command(as_markdown: bool, as_json: bool) -> None:
+    """Show the effective settings (secrets masked, relative paths also resolved)."""
     if as_markdown:
         click.echo(markdown(), nl=False)
         return
     settings = Settings()
+    values: dict[str, str] = {}
     for name, _env, _default, _doc in _fields(Settings):
         value: Any = settings
         for part in name.split("."):
             value = getattr(value, part)
-        click.echo(f"{name} = {_mask(value)}")
+        values[name] = _mask(value)
+        if isinstance(value, Path) and not value.is_absolute():
+            values[name] = str(value.resolve())  # the data directory "var" means "var here": say where that is
+            if not as_json:
+                click.echo(f"{name} = {_mask(value)}  ({value.resolve()})")
+                continue
+        if not as_json:
+            click.echo(f"{name} = {values[name]}")
+    if as_json:
+        click.echo(json.dumps(values, indent=2, ensure_ascii=False))

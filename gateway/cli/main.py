@@ -52,7 +52,7 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="xgw")
 def cli() -> None:
     """xoev-gateway: validate, sign and transport XÖV (xdomea) messages."""

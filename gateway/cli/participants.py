@@ -1,7 +1,8 @@
 """``xgw participants list|add|import|show``: the participant directory for operators and scripts.
 
-Every command upgrades the database first (or refuses with the reason), so a fresh checkout can run
-``xgw participants import gateway/demo/participants.toml`` without any other step.
+``add`` and ``import`` create or upgrade the database first (or refuse with the reason), so a fresh
+installation can run ``xgw participants import FILE`` without any other step; ``list`` and ``show`` only
+read, and refuse when there is no gateway database where the settings point (see gateway/cli/state.py).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import json
 from pathlib import Path
 
 import click
-from sqlalchemy.engine import Engine
 
+from gateway.cli.state import describe_location, open_engine
 from gateway.config import Settings
 from gateway.participants.directory import (
     DirectoryError,
@@ -24,29 +25,22 @@ from gateway.participants.directory import (
     view,
 )
 from gateway.participants.spec import ParticipantSpec
-from gateway.store.db import create_engine, database_url, session_scope
-from gateway.store.migrate import DatabaseVersionError, upgrade_database
+from gateway.store.db import session_scope
 from gateway.store.models import RouteKind, SignaturePolicy
-
-
-def open_engine(settings: Settings) -> Engine:
-    """The configured database, upgraded to this gateway's schema; a clear error when it cannot be."""
-    engine = create_engine(database_url(settings))
-    try:
-        upgrade_database(engine)
-    except DatabaseVersionError as exc:
-        engine.dispose()
-        raise click.ClickException(str(exc)) from None
-    return engine
 
 
 def _fail(exc: DirectoryError) -> click.ClickException:
     return click.ClickException("\n  ".join(["the directory was not changed:", *exc.problems]))
 
 
-def _line(entry: ParticipantView) -> str:
-    route = entry.route.kind.value + (f" {entry.route.endpoint_url}" if entry.route.endpoint_url else "")
-    return f"{entry.id:<20} {entry.name:<36} {','.join(entry.accepted_versions):<24} {route}"
+def _table(entries: list[ParticipantView]) -> list[str]:
+    """Header and one line per entry, each column as wide as its widest cell (no cell is cut)."""
+    rows = [("ID", "NAME", "XDOMEA VERSIONS", "ROUTE")]
+    for e in entries:
+        route = e.route.kind.value + (f" {e.route.endpoint_url}" if e.route.endpoint_url else "")
+        rows.append((e.id, e.name, ",".join(e.accepted_versions), route))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
 
 
 @click.group("participants")
@@ -58,7 +52,8 @@ def participants_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> None:
     """Every directory entry: identifier, name, accepted xdomea versions, route."""
-    engine = open_engine(Settings())
+    settings = Settings()
+    engine = open_engine(settings, create=False)
     try:
         with session_scope(engine) as session:
             entries = [view(session, p) for p in list_participants(session)]
@@ -67,15 +62,19 @@ def list_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2, ensure_ascii=False))
         return
-    for entry in entries:
-        click.echo(_line(entry))
+    if not entries:
+        click.echo(f"no participants in {describe_location(settings)}; add them with `xgw participants import FILE`")
+        return
+    for line in _table(entries):
+        click.echo(line)
+    click.echo(f"{len(entries)} participant(s) in {describe_location(settings)}", err=True)
 
 
 @participants_group.command("show")
 @click.argument("xoev_id")
 def show_command(xoev_id: str) -> None:
     """One entry in full, as JSON (certificates by fingerprint)."""
-    engine = open_engine(Settings())
+    engine = open_engine(Settings(), create=False)
     try:
         with session_scope(engine) as session:
             participant = get_participant(session, xoev_id)
@@ -134,7 +133,7 @@ def add_command(
         spec = ParticipantSpec.model_validate(raw)
     except ValueError as exc:
         raise click.ClickException(f"participant {xoev_id}: {exc}") from None
-    engine = open_engine(Settings())
+    engine = open_engine(Settings(), create=True)
     try:
         with session_scope(engine) as session:
             result = upsert(session, spec)
@@ -154,7 +153,7 @@ def import_command(path: Path) -> None:
         specs = read_directory_file(path)
     except DirectoryError as exc:
         raise _fail(exc) from None
-    engine = open_engine(Settings())
+    engine = open_engine(Settings(), create=True)
     try:
         with session_scope(engine) as session:
             results = import_entries(session, specs)

@@ -76,5 +76,6 @@ def rules_command(markdown: bool) -> None:
             cells = [r.id, r.severity, r.title, r.message_en, r.message_de]
             click.echo("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         return
+    click.echo(f"{'ID':14} {'SEVERITY':8} RULE")
     for r in RULES.values():
         click.echo(f"{r.id:14} {r.severity:8} {r.title}")

@@ -10,7 +10,7 @@ import json
 
 import click
 
-from gateway.cli.participants import open_engine
+from gateway.cli.state import describe_location, open_engine
 from gateway.config import Settings
 from gateway.participants.tokens import Scope, TokenError, create_token, list_tokens, parse_scopes, revoke_token
 from gateway.store.db import session_scope
@@ -38,7 +38,7 @@ def create_command(participant: str, scopes: tuple[str, ...], name: str | None) 
         chosen = parse_scopes(scopes)
     except TokenError as exc:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
-    engine = open_engine(Settings())
+    engine = open_engine(Settings(), create=True)
     try:
         with session_scope(engine) as session:
             token = create_token(session, participant, chosen, name)
@@ -61,7 +61,8 @@ def create_command(participant: str, scopes: tuple[str, ...], name: str | None) 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(participant: str | None, as_json: bool) -> None:
     """Tokens by id, participant, scopes and state (never the tokens themselves)."""
-    engine = open_engine(Settings())
+    settings = Settings()
+    engine = open_engine(settings, create=False)
     try:
         with session_scope(engine) as session:
             tokens = list_tokens(session, participant)
@@ -81,16 +82,24 @@ def list_command(participant: str | None, as_json: bool) -> None:
         ]
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
+    if not tokens:
+        whose = f" for {participant}" if participant else ""
+        click.echo(
+            f"no tokens{whose} in {describe_location(settings)}; create one with `xgw tokens create PARTICIPANT`"
+        )
+        return
+    click.echo(f"{'ID':>5}  {'PARTICIPANT':<20} {'SCOPES':<18} {'STATE':<24} NAME")
     for t in tokens:
         state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
         click.echo(f"{t.id:>5}  {t.participant:<20} {','.join(t.scopes):<18} {state:<24} {t.name}")
+    click.echo(f"{len(tokens)} token(s) in {describe_location(settings)}", err=True)
 
 
 @tokens_group.command("revoke")
 @click.argument("token_id", type=int)
 def revoke_command(token_id: int) -> None:
     """Revoke token TOKEN_ID (see xgw tokens list); requests with it fail from now on."""
-    engine = open_engine(Settings())
+    engine = open_engine(Settings(), create=False)
     try:
         with session_scope(engine) as session:
             info = revoke_token(session, token_id)

@@ -12,11 +12,13 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
+from gateway.cli.progress import Progress, human_bytes, progress_option
 from gateway.config import Settings
 from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
 from gateway.xoev.validation.validate import Validator
@@ -54,7 +56,13 @@ def _validate_one(path: str) -> dict[str, Any]:
     return _worker_validator.validate_path(Path(path)).report.to_json()
 
 
-def _run_parallel(inputs: list[Path], settings: Settings, jobs: int) -> Iterator[dict[str, Any]]:
+@contextmanager
+def _run_parallel(inputs: list[Path], settings: Settings, jobs: int) -> Iterator[Iterator[dict[str, Any]]]:
+    """The reports in input order, from worker processes that are all started when this is entered.
+
+    Starting them up front (``map`` submits every chunk at once) means the forks happen before the
+    progress ticker thread exists: a fork while another thread holds a lock (stderr's, say) can hang the child.
+    """
     chunk = max(1, min(64, len(inputs) // (jobs * 8) or 1))
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(
@@ -63,7 +71,18 @@ def _run_parallel(inputs: list[Path], settings: Settings, jobs: int) -> Iterator
         initializer=_init_worker,
         initargs=(settings.model_dump_json(),),
     ) as pool:
-        yield from pool.map(_validate_one, [str(p) for p in inputs], chunksize=chunk)
+        yield pool.map(_validate_one, [str(p) for p in inputs], chunksize=chunk)
+
+
+def _label(inputs: list[Path]) -> str:
+    """What the status line says while the reports come in: one large package can take seconds."""
+    if len(inputs) > 1:
+        return "validating"
+    try:
+        size = f" ({human_bytes(inputs[0].stat().st_size)})"
+    except OSError:
+        size = ""
+    return f"validating {inputs[0].name}{size}"
 
 
 def _text(report: dict[str, Any]) -> str:
@@ -95,7 +114,8 @@ def _text(report: dict[str, Any]) -> str:
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=0), default=None, help="Parallel processes (default: one per core)."
 )
-def validate_command(paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> None:
+@progress_option
+def validate_command(paths: tuple[Path, ...], as_json: bool, jobs: int | None, progress: bool | None) -> None:
     """Validate xdomea messages: XML files, ZIP packages, or directories of them (recursively)."""
     settings = Settings()  # read afresh: a CLI call must see the environment it was started with
     try:
@@ -109,16 +129,19 @@ def validate_command(paths: tuple[Path, ...], as_json: bool, jobs: int | None) -
         sys.exit(2)
     jobs = jobs or settings.workers or os.cpu_count() or 1
     jobs = min(jobs, len(inputs))
-    if jobs > 1:
-        results: Iterator[dict[str, Any]] = _run_parallel(inputs, settings, jobs)
-    else:
-        validator = Validator(registry, settings)
-        results = (validator.validate_path(p).report.to_json() for p in inputs)
     reports: list[dict[str, Any]] = []
-    for report in results:
-        reports.append(report)
-        if not as_json:
-            click.echo(_text(report))
+    with ExitStack() as stack:
+        if jobs > 1:
+            results = stack.enter_context(_run_parallel(inputs, settings, jobs))
+        else:
+            validator = Validator(registry, settings)
+            results = (validator.validate_path(p).report.to_json() for p in inputs)
+        with Progress(_label(inputs), len(inputs) if len(inputs) > 1 else None, enabled=progress) as bar:
+            for report in results:
+                reports.append(report)
+                bar.advance(1)
+                if not as_json:
+                    bar.echo(_text(report))
     invalid = sum(1 for r in reports if not r["valid"])
     if as_json:
         click.echo(json.dumps(reports, ensure_ascii=False, indent=2))

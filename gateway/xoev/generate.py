@@ -8,8 +8,13 @@ right magic bytes (PDF, TIFF, XML, text) and are produced chunk by chunk while t
 pre-drawn pool of random bytes, so a multi-GiB package costs neither memory nor much CPU beyond the
 ZIP's CRC. Random content is stored, text is deflated.
 
-Command line: ``python -m gateway.xoev.generate --version 3.0.0 --type 0503 --documents 1000 --size 1GiB
---out DIR`` (also ``xgw generate``).
+The parties default to the fixed test pair below (:data:`SENDER`, :data:`ARCHIVE`) that the test suite is
+built around; callers may pass any other Absender and Empfaenger (``xgw generate --sender/--recipient``
+does, defaulting to the demo directory's district and archive so that its output is accepted by
+``xgw serve --demo`` as it is).
+
+Command line: ``python -m gateway.xoev.generate --type 0503 --documents 1000 --size 1GiB --out DIR``
+(also ``xgw generate``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import math
 import random
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -365,8 +370,13 @@ def generate_message(
     size: int = 64 * 1024,
     seed: int = 0,
     created: datetime | None = None,
+    sender: Party = SENDER,
+    recipient: Party = ARCHIVE,
 ) -> Generated:
-    """A message of a primary type (0101, 0401, 0501, 0503) as model plus file contents."""
+    """A message of a primary type (0101, 0401, 0501, 0503) from ``sender`` to ``recipient``, with file contents.
+
+    The parties do not enter the seeded choices, so the same seed gives the same record tree whoever sends it.
+    """
     element = PRIMARY_TYPES.get(message_type)
     if element is None:
         raise BuildError(f"the generator writes {', '.join(PRIMARY_TYPES)} (and replies to them), not {message_type}")
@@ -379,8 +389,8 @@ def generate_message(
         process_id=process_id,
         message_type=Code(message_type),
         created_at=created,
-        sender=SENDER,
-        recipient=ARCHIVE,
+        sender=sender,
+        recipient=recipient,
         receipt_requested=True,
         import_confirmation_requested=message_type in ("0401", "0503"),
         archive_id_requested=message_type == "0503",
@@ -397,17 +407,32 @@ def generate_message(
 
 
 def generate_reply(
-    version: str, message_type: str, *, documents: int = 10, seed: int = 0, registry: SchemaRegistry | None = None
+    version: str,
+    message_type: str,
+    *,
+    documents: int = 10,
+    seed: int = 0,
+    registry: SchemaRegistry | None = None,
+    sender: Party = SENDER,
+    recipient: Party = ARCHIVE,
 ) -> BuiltMessage:
-    """A reply type (0102, 0402, 0403, 0502, 0504-0507) answering a generated message of its protocol."""
+    """A reply type (0102, 0402, 0403, 0502, 0504-0507) answering a generated message of its protocol.
+
+    ``sender`` and ``recipient`` are the parties of the primary message (district -> archive); each reply
+    goes the way its protocol says (an 0504 from the archive to the district, an 0505 back again).
+    """
     answered = ANSWERED_BY.get(message_type)
     if answered is None or message_type == "0202":
         raise BuildError(f"{message_type} is not a reply the generator can produce")
     if answered == "0502":
-        offer = generate_message(version, "0501", documents=documents, size=0, seed=seed).message
-        appraisal = build_receipt(offer, "0502", sender=ARCHIVE, now=offer.kopf.created_at, registry=registry)
+        offer = generate_message(
+            version, "0501", documents=documents, size=0, seed=seed, sender=sender, recipient=recipient
+        ).message
+        appraisal = build_receipt(offer, "0502", sender=recipient, now=offer.kopf.created_at, registry=registry)
         return build_receipt(appraisal.message, message_type, now=offer.kopf.created_at, registry=registry)
-    original = generate_message(version, answered, documents=documents, size=0, seed=seed).message
+    original = generate_message(
+        version, answered, documents=documents, size=0, seed=seed, sender=sender, recipient=recipient
+    ).message
     return build_receipt(original, message_type, now=original.kopf.created_at, registry=registry)
 
 
@@ -421,24 +446,45 @@ def generate_to(
     seed: int = 0,
     verify: bool = True,
     registry: SchemaRegistry | None = None,
+    sender: Party = SENDER,
+    recipient: Party = ARCHIVE,
+    progress: Callable[[int], None] | None = None,
 ) -> Path:
-    """Write one generated message (as ZIP package when it carries files, else as XML) into ``out_dir``."""
+    """Write one generated message (as ZIP package when it carries files, else as XML) into ``out_dir``.
+
+    ``progress`` is called with the number of bytes of primary file content each time a chunk of it has
+    been produced (they add up to ``size``), so that a command line can show how far a large package is.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     if message_type not in PRIMARY_TYPES:
-        built = generate_reply(version, message_type, documents=documents, seed=seed, registry=registry)
+        built = generate_reply(
+            version, message_type, documents=documents, seed=seed, registry=registry, sender=sender, recipient=recipient
+        )
         target = out_dir / f"{built.stem}.xml"
         target.write_bytes(built.to_bytes())
         return target
-    generated = generate_message(version, message_type, documents=documents, size=size, seed=seed)
+    generated = generate_message(
+        version, message_type, documents=documents, size=size, seed=seed, sender=sender, recipient=recipient
+    )
     if generated.files:
+        files = generated.files if progress is None else {n: _reported(s, progress) for n, s in generated.files.items()}
         package: BuiltPackage = write_package(
-            generated.message, out_dir, generated.files, registry=registry, verify=verify, compresslevel=1
+            generated.message, out_dir, files, registry=registry, verify=verify, compresslevel=1
         )
         return package.path
     built = build(generated.message, registry=registry)
     target = out_dir / f"{built.stem}.xml"
     target.write_bytes(built.to_bytes())
     return target
+
+
+def _reported(source: ChunkSource, progress: Callable[[int], None]) -> ChunkSource:
+    def chunks() -> Iterator[bytes]:
+        for chunk in source.chunks():
+            yield chunk
+            progress(len(chunk))
+
+    return ChunkSource(source.size, chunks)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,10 @@ name = "Twice"
     assert "participant #3 (lth:16000100): route" in result.output
     assert "needs endpoint_url" in result.output
     assert "participant #4 (psw:16076000): id psw:16076000 is already used by participant #1" in result.output
-    assert json.loads(xgw("participants", "list", "--json").stdout) == []
+    # nothing was written: not even an empty database, so reading the directory finds no gateway data
+    listed = xgw("participants", "list", "--json")
+    assert listed.exit_code == 2
+    assert "no gateway data" in listed.output
     broken = tmp_path / "broken.json"
     broken.write_text('{"participant": [', encoding="utf-8")
     assert "invalid JSON" in xgw("participants", "import", str(broken)).output

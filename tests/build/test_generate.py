@@ -113,3 +113,66 @@ def test_multi_gib_package_streams(tmp_path: Path, registry: SchemaRegistry) -> 
         assert sum(i.file_size for i in zf.infolist()) > size
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert peak_kib < 512 * 1024, f"peak RSS {peak_kib} KiB: the package was held in memory"
+
+
+def test_cli_defaults_make_what_the_demo_accepts(tmp_path: Path, validator: Validator) -> None:
+    """From the demo district to the state archive, named as in the demo directory, in a version x-man reads."""
+    from gateway.xoev.parsing.parse import parse_message
+
+    result = CliRunner().invoke(cli, ["generate", "--size", "8KiB", "--documents", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    checked = validator.validate_path(Path(result.stdout.strip()))
+    assert checked.report.valid, [f.message for f in checked.report.errors]
+    assert checked.report.version == "3.1.0"
+    assert checked.tree is not None
+    kopf = parse_message(checked.tree).kopf
+    assert (kopf.sender.xoev_identifier, kopf.sender.institution) == ("psw:16077000", "Landratsamt Altenburger Land")
+    assert (kopf.recipient.xoev_identifier, kopf.recipient.institution) == ("lth:16000100", "Landesarchiv Thüringen")
+
+
+@pytest.mark.parametrize("version", ["3.1.0", "4.0.0"])
+def test_cli_takes_any_sender_and_recipient(tmp_path: Path, validator: Validator, version: str) -> None:
+    from gateway.xoev.parsing.parse import parse_message
+
+    args = ["generate", "--version", version, "--type", "0501", "--out", str(tmp_path)]
+    parties = ["--sender", "psw:16055000", "--recipient", "xyz:42", "--recipient-name", "Archiv Beispielstadt"]
+    result = CliRunner().invoke(cli, [*args, *parties])
+    assert result.exit_code == 0, result.output
+    checked = validator.validate_path(Path(result.stdout.strip()))
+    assert checked.report.valid, [f.message for f in checked.report.errors]
+    assert checked.tree is not None
+    kopf = parse_message(checked.tree).kopf
+    assert kopf.sender.xoev_identifier == "psw:16055000"
+    assert kopf.sender.institution == "Stadtverwaltung Weimar"  # from the demo directory
+    assert (kopf.recipient.xoev_identifier, kopf.recipient.institution) == ("xyz:42", "Archiv Beispielstadt")
+    # a reply goes the other way: the archive confirms the district's offer
+    reply = CliRunner().invoke(cli, [*args[:4], "0504", "--out", str(tmp_path / "reply"), *parties[:4]])
+    assert reply.exit_code == 0, reply.output
+    answered = validator.validate_path(Path(reply.stdout.strip()))
+    assert answered.tree is not None
+    assert parse_message(answered.tree).kopf.sender.xoev_identifier == "xyz:42"
+    bad = CliRunner().invoke(cli, [*args, "--sender", "16077000"])
+    assert bad.exit_code == 2
+    assert "not an XÖV identifier" in bad.output
+
+
+def test_cli_shows_progress_on_request_and_keeps_stdout_clean(tmp_path: Path) -> None:
+    args = ["generate", "--size", "3MiB", "--documents", "4", "--count", "2", "--out", str(tmp_path)]
+    quiet = CliRunner().invoke(cli, args)
+    assert quiet.exit_code == 0, quiet.output
+    assert "generating" not in quiet.stderr  # not a terminal, not asked for
+    shown = CliRunner().invoke(cli, [*args, "--progress"])
+    assert shown.exit_code == 0, shown.output
+    assert [Path(line).suffix for line in shown.stdout.splitlines()] == [".zip", ".zip"]
+    assert "generating 1/2" in shown.stderr
+    assert "6.0 MiB of 6.0 MiB (100%)" in shown.stderr
+    assert "verifying 2/2" in shown.stderr
+
+
+def test_cli_without_a_schema_bundle_is_a_setup_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["generate", "--out", str(tmp_path / "out")], env={"XGW_SCHEMA_DIR": str(tmp_path / "nowhere")}
+    )
+    assert result.exit_code == 2, result.output
+    assert "set XGW_SCHEMA_DIR" in result.stderr
+    assert "Traceback" not in result.output
