@@ -183,6 +183,29 @@ def test_receive_flow(server: RunningServer, xta_schemas: XtaSchemas) -> None:
     assert report["MessageMetaData"]["DeliveryAttributes"]["Reception"] is not None
 
 
+def test_next_status_list_keeps_the_page_size(server: RunningServer, xta_schemas: XtaSchemas) -> None:
+    """MsgBoxGetNextRequest has no maxListItems: each next page is as long as the first one asked for."""
+    xta = Xta(server)
+    reader = as_author(READER)
+    for n in range(5):
+        send(xta, f"urn:page:{n}", attachments=0)
+
+    def ids(page: Any) -> list[str]:
+        return [m["MsgIdentification"]["MessageID"]["_value_1"] for m in page["body"]["MessageMetaData"]]
+
+    page = xta.msgbox.getStatusList(ListForm="MessageMetaData", maxListItems=2, _soapheaders=reader)
+    seen = [ids(page)]
+    request_id = page["header"]["FetchResponseHeader"]["MsgBoxRequestID"]
+    for _ in range(2):
+        page = xta.msgbox.getNextStatusList(
+            MsgBoxRequestID=request_id, LastMsgReceived=[{"_value_1": seen[-1][-1]}], _soapheaders=reader
+        )
+        check(xta, xta_schemas, ACTIONS["getNextStatusList"])
+        seen.append(ids(page))
+        request_id = page["header"]["FetchResponseHeader"]["MsgBoxRequestID"]
+    assert seen == [["urn:page:0", "urn:page:1"], ["urn:page:2", "urn:page:3"], ["urn:page:4"]]
+
+
 def test_send_message_sync_is_refused_as_async_only(server: RunningServer, xta_schemas: XtaSchemas) -> None:
     xta = Xta(server)
     with pytest.raises(Fault) as caught:
