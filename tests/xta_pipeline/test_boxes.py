@@ -176,7 +176,7 @@ def test_a_peer_gateway_delivers_to_a_local_box(
         assert xta.status_list(ARCHIVE) == ["urn:de:xta:messageid:peer:61"]
         assert xta.report(PEER_A, "urn:de:xta:messageid:peer:61")["MessageStatus"]["Status"] == 1
         fetched = xta.fetch(ARCHIVE, "urn:de:xta:messageid:peer:61")
-        assert fetched["body"]["ContentContainer"]["Message"]["_value_1"] == built.to_bytes().strip(b"\r\n")
+        assert fetched["body"]["ContentContainer"]["Message"]["_value_1"] == built.to_bytes()
 
 
 def test_report_turns_yellow_on_a_failed_try_and_red_when_given_up(gateway: Gateway) -> None:
