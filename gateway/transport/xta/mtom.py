@@ -10,15 +10,17 @@ and base64 is decoded on the fly; anything else is refused.
 Writing: a reply is the envelope part followed by one part per file, framed the way the clients in the
 field parse it (see the XTA README): lower-case ``multipart/related`` parameters, ``start`` with angle
 brackets, ``Name: value`` part headers, ``Content-Transfer-Encoding: binary``, and an exact length so the
-response needs no chunking. One exception: a file whose first or last byte is CR or LF goes as
-``base64`` (76-character lines, RFC 2045), because zeep strips every leading and trailing CR/LF from a
-part marked ``binary`` (``zeep.wsdl.attachments.Attachment.content``) and would receive other bytes than
-were sent. Every MIME reader decodes base64; the third more bytes are paid only for such files.
+response needs no chunking. A file whose first or last byte is CR or LF is marked
+``Content-Transfer-Encoding: Binary`` (capital B): zeep strips every leading and trailing CR/LF from a
+part whose encoding is exactly ``binary`` (``zeep.wsdl.attachments.Attachment.content``) and would receive
+other bytes than were sent, but returns any other identity encoding untouched. Encoding names are
+case-insensitive (RFC 2045, 6.1), and CXF (``AttachmentUtil.decode``), .NET WCF
+(``ContentTransferEncodingHeader`` lower-cases) and our reader all read it as ``binary``. base64 would
+have been the other way round zeep, but WCF refuses any MTOM binary part not marked binary.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -39,8 +41,6 @@ _MAX_HEADER_LINE = 8192
 _IDENTITY_ENCODINGS = frozenset({"", "binary", "8bit", "7bit"})
 _WHITESPACE = b" \t\r\n"
 _CRLF_BYTES = b"\r\n"
-_B64_LINE = 57  # input bytes per 76-character base64 line
-_B64_BLOCK = _B64_LINE * 4096  # whole lines per read, so only the last block ends in a short line
 
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
@@ -309,16 +309,8 @@ def _edges_are_crlf(part: OutPart) -> bool:
     return bool(first and first in _CRLF_BYTES) or bool(last and last in _CRLF_BYTES)
 
 
-def base64_length(size: int) -> int:
-    """Bytes of ``size`` bytes as base64 in CRLF-separated 76-character lines (no CRLF after the last)."""
-    if size == 0:
-        return 0
-    lines = -(-size // _B64_LINE)
-    return 4 * -(-size // 3) + 2 * (lines - 1)
-
-
-def _blocks(part: OutPart, block_size: int) -> Iterator[tuple[bytes, bool]]:
-    """The file in blocks of at most ``block_size`` bytes, each with whether it is the last one."""
+def _blocks(part: OutPart, block_size: int) -> Iterator[bytes]:
+    """The file in blocks of at most ``block_size`` bytes; fails loudly if it is shorter than announced."""
     remaining = part.size
     with part.path.open("rb") as handle:
         while remaining:
@@ -326,35 +318,25 @@ def _blocks(part: OutPart, block_size: int) -> Iterator[tuple[bytes, bool]]:
             if not block:
                 raise OSError(f"{part.path} is shorter than the {part.size} bytes announced")
             remaining -= len(block)
-            yield block, remaining == 0
+            yield block
 
 
 @dataclass(frozen=True, slots=True)
 class MtomMessage:
-    """A complete ``multipart/related`` reply: headers to set and the body to stream.
-
-    ``parts`` holds each part's header bytes, the file, and whether its body goes base64-encoded.
-    """
+    """A complete ``multipart/related`` reply: headers to set and the body to stream."""
 
     content_type: str
     content_length: int
     head: bytes
-    parts: tuple[tuple[bytes, OutPart, bool], ...]
+    parts: tuple[tuple[bytes, OutPart], ...]
     tail: bytes
 
     def chunks(self) -> Iterator[bytes]:
         """The body, reading each file in bounded chunks; fails loudly if a file changed size."""
         yield self.head
-        for headers, part, encoded in self.parts:
+        for headers, part in self.parts:
             yield headers
-            if not encoded:
-                for block, _ in _blocks(part, READ_CHUNK):
-                    yield block
-                continue
-            for block, last in _blocks(part, _B64_BLOCK):
-                # every block but the last is whole lines, each ending in CRLF, which separates it from the next
-                lines = base64.encodebytes(block).replace(b"\n", b"\r\n")
-                yield lines[:-2] if last else lines
+            yield from _blocks(part, READ_CHUNK)
         yield self.tail
 
 
@@ -376,18 +358,19 @@ def mtom_message(envelope: bytes, parts: Sequence[OutPart], root_id: str) -> Mto
     )
     framed = []
     for part in parts:
-        encoded = _edges_are_crlf(part)
+        # "Binary" for zeep, which strips CR/LF around a part marked exactly "binary" (see the module doc)
+        encoding = b"Binary" if _edges_are_crlf(part) else b"binary"
         headers = (
             b"\r\n"
             + dash
             + f"\r\nContent-Type: {part.content_type}".encode("ascii")
-            + (b"\r\nContent-Transfer-Encoding: base64" if encoded else b"\r\nContent-Transfer-Encoding: binary")
+            + b"\r\nContent-Transfer-Encoding: "
+            + encoding
             + f"\r\nContent-ID: <{part.content_id}>\r\n\r\n".encode("ascii")
         )
-        framed.append((headers, part, encoded))
+        framed.append((headers, part))
     tail = b"\r\n" + dash + b"--\r\n"
-    body_length = sum(base64_length(p.size) if encoded else p.size for _, p, encoded in framed)
-    length = len(head) + sum(len(h) for h, _, _ in framed) + body_length + len(tail)
+    length = len(head) + sum(len(h) + p.size for h, p in framed) + len(tail)
     content_type = (
         f'multipart/related; type="application/xop+xml"; boundary="{boundary}"; '
         f'start="<{root_id}>"; start-info="application/soap+xml"'
