@@ -69,7 +69,7 @@ def test_offer_reaches_the_archive_box_and_the_receipt_comes_back(gateway: Gatew
 
     fetched = xta.fetch(ARCHIVE, message_id)
     content = fetched["body"]["ContentContainer"]["Message"]
-    # zeep strips CR/LF from both ends of a part marked binary; a file ending in LF goes base64, so exact
+    # zeep strips CR/LF around a part marked exactly "binary"; a file ending in LF is marked "Binary": exact
     assert data.endswith(b"\n") and content["_value_1"] == data
     assert content["filename"] == name and content["contentType"] == "application/xml"
     assert fetched["header"]["MessageMetaData"]["DeliveryAttributes"]["InitialFetch"] is not None
