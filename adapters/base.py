@@ -138,6 +138,9 @@ class ObjectStatus(enum.StrEnum):
     HANDED_OVER = "handed-over"
     #: imported by an earlier delivery; ``dms_id`` is where it went then
     DUPLICATE = "duplicate"
+    #: already complete in the DMS although the adapter's ledger did not know it (the ledger was lost or an
+    #: attempt crashed after the DMS had it): found, checked and kept, nothing created; ``dms_id`` is where
+    FOUND = "found"
     FAILED = "failed"
     #: not tried because the message as a whole could not be imported (the reason says why)
     NOT_ATTEMPTED = "not-attempted"
@@ -157,7 +160,7 @@ class ObjectResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (ObjectStatus.IMPORTED, ObjectStatus.DUPLICATE, ObjectStatus.HANDED_OVER)
+        return self.status in (ObjectStatus.IMPORTED, ObjectStatus.DUPLICATE, ObjectStatus.FOUND, ObjectStatus.HANDED_OVER)
 
 
 class ImportStatus(enum.StrEnum):
@@ -165,6 +168,8 @@ class ImportStatus(enum.StrEnum):
     #: delivered to a counterpart that confirms the import itself (x-man): never grounds for a 0402/0506
     HANDED_OVER = "handed-over"
     DUPLICATE = "duplicate"
+    #: every object was found complete in the DMS already (see ObjectStatus.FOUND): nothing was created
+    FOUND = "found"
     FAILED = "failed"
     #: some objects are in the DMS and some are not; each ObjectResult says which (the DMS marks them)
     PARTIAL = "partial"
@@ -183,7 +188,7 @@ class ImportResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.HANDED_OVER)
+        return self.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.FOUND, ImportStatus.HANDED_OVER)
 
     def outcomes(self) -> list[ObjectOutcome]:
         """Per handed-over object, for :func:`gateway.xoev.build.build_receipt` (0402/0506).
@@ -283,7 +288,17 @@ class DmsAdapter(ABC):
 
     @abstractmethod
     def health(self) -> Health:
-        """Reach the DMS with the configured credentials and say what works; never raises for DMS trouble."""
+        """Reach the DMS with the configured credentials and say what works; never raises for DMS trouble.
+
+        A check changes nothing in the DMS: what is missing is reported, :meth:`setup` makes it.
+        """
+
+    def setup(self) -> list[str]:
+        """Make in the DMS what the adapter needs (folders, types ...) and say what was made, one line each.
+
+        Idempotent: a second call makes nothing and returns ``[]``. The default has nothing to make.
+        """
+        return []
 
     def close(self) -> None:  # noqa: B027 -- optional hook, most adapters hold nothing
         """Release connections and files; the default has nothing to release."""

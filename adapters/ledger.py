@@ -147,7 +147,7 @@ class Ledger:
                     [
                         (o.id, str(o.kind), o.parent, key.process_id, key.message_type, key.sequence, o.dms_id, now)
                         for o in objects
-                        if o.status is ObjectStatus.IMPORTED and o.dms_id is not None
+                        if o.status in (ObjectStatus.IMPORTED, ObjectStatus.FOUND) and o.dms_id is not None
                     ],
                 )
                 self._db.execute("COMMIT")

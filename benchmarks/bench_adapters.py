@@ -208,7 +208,15 @@ def run_mayan(packages: list[Path], documents: int, base: Path, settings: Settin
     mayan_module.read_inbound = timed_read  # type: ignore[assignment]
     MayanClient._send = timed_send  # type: ignore[method-assign]
     context = AdapterContext("psw:bench", base / "state-mayan", settings, env={"XGW_BENCH_MAYAN": ADMIN_PASSWORD})
-    config = {"kind": "mayan", "url": server.url, "username": ADMIN, "password_env": "XGW_BENCH_MAYAN"}
+    config = {
+        "kind": "mayan",
+        "url": server.url,
+        "username": ADMIN,
+        "password_env": "XGW_BENCH_MAYAN",
+        "sender_name": "Benchmark-Behörde",
+        "recipient": "psw:16000001",
+        "recipient_name": "Benchmark-Archiv",
+    }
     adapter = MayanAdapter.from_config(config, context)
     try:
         adapter.health()  # login, document type, metadata types and cabinets once, outside the measurement

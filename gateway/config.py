@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,6 +62,11 @@ class Limits(BaseModel):
     )
 
 
+def _int_from_text(value: object) -> object:
+    """Environment variables arrive as text; an integer Literal does not coerce it by itself."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
 class XtaServer(BaseModel):
     """The XTA 2 server's knobs: where it listens, how much it accepts, and whom it trusts for identity."""
 
@@ -88,6 +94,13 @@ class XtaServer(BaseModel):
         default_factory=list, description="Proxy addresses whose client_cert_header is believed; nobody else's."
     )
     server_identity: str = Field("xoev-gateway", description="XTAServerIdentity written into transport reports.")
+    sender_fault_status: Annotated[Literal[400, 500], BeforeValidator(_int_from_text)] = Field(
+        400,
+        description=(
+            "HTTP status of a fault the caller caused (env:Sender): 400 per the SOAP 1.2 HTTP binding; 500 for "
+            "Apache CXF clients that do not set org.apache.cxf.transport.process_fault_on_http_400."
+        ),
+    )
 
 
 class XtaPeer(BaseModel):

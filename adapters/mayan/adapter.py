@@ -9,6 +9,9 @@ import again, which finds what the earlier attempt made in Mayan and adds only w
 Export: the records in the outbox cabinet become one 0503 (Aussonderung) or 0401 (Abgabe) package,
 built in the adapter's spool and offered until the gateway acknowledges it; then they move to the
 ``sent`` cabinet below the outbox (or ``failed`` with the reason as a comment on each record card).
+Mayan's own web interface cannot move a cabinet under another, so :meth:`MayanAdapter.send_cabinet`
+(``xgw adapter send``) does it through the API, after checking that the cabinet is a record that can
+leave.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from adapters.mayan.client import MayanClient, MayanRefused
 from adapters.mayan.config import MayanConfig
 from adapters.mayan.exporter import Exporter
 from adapters.mayan.importer import Importer
-from adapters.mayan.schema import Schema, ensure_schema
+from adapters.mayan.schema import Schema, ensure_schema, missing_schema
 from gateway.xoev.build import BuildError, write_package
 from gateway.xoev.generate import PRIMARY_TYPES
 from gateway.xoev.model import Code, Kopf, Message, Party, SendingSystem
@@ -57,6 +60,12 @@ from gateway.xoev.validation.validate import Validator
 
 log = logging.getLogger(__name__)
 PENDING_EXPORT = "export.json"
+
+
+class SendRefused(AdapterError):
+    """The cabinet named for sending cannot go into the outbox; the message says why and what to do."""
+
+
 FAILED_CABINET = "abgelehnt"
 
 
@@ -120,14 +129,35 @@ class MayanAdapter(DmsAdapter):
             self._schema = ensure_schema(self.client, self.config.document_type, self.mapping)
         return self._schema
 
-    def cabinet(self, label: str, parent: int | None = None) -> int:
-        """The cabinet ``label`` below ``parent`` (top level for None), made if missing."""
+    def find_cabinet(self, label: str, parent: int | None = None) -> int | None:
+        """The cabinet ``label`` below ``parent`` (top level for None), or None; changes nothing."""
         key = (label, parent)
         if key not in self._cabinet_ids:
             found = [c for c in self.client.cabinets() if c["label"] == label and c.get("parent_id") == parent]
-            made = found[0] if found else self.client.create_cabinet(label, parent)
-            self._cabinet_ids[key] = int(made["id"])
+            if not found:
+                return None
+            self._cabinet_ids[key] = int(found[0]["id"])
         return self._cabinet_ids[key]
+
+    def cabinet(self, label: str, parent: int | None = None, made: list[str] | None = None) -> int:
+        """The cabinet ``label`` below ``parent`` (top level for None), made if missing (and noted in ``made``)."""
+        found = self.find_cabinet(label, parent)
+        if found is None:
+            found = int(self.client.create_cabinet(label, parent)["id"])
+            self._cabinet_ids[(label, parent)] = found
+            if made is not None:
+                made.append(f"cabinet {label!r} (id {found})" + (f" below cabinet {parent}" if parent else ""))
+        return found
+
+    def setup(self) -> list[str]:
+        """The document type, metadata types and the inbox/outbox cabinets, made where missing."""
+        made: list[str] = []
+        self._schema = ensure_schema(self.client, self.config.document_type, self.mapping, made)
+        self.cabinet(self.config.inbox_cabinet, None, made)
+        outbox = self.cabinet(self.config.outbox_cabinet, None, made)
+        self.cabinet(self.config.sent_cabinet, outbox, made)
+        self.cabinet(FAILED_CABINET, outbox, made)
+        return made
 
     # -- import ----------------------------------------------------------------------------------------
 
@@ -159,6 +189,10 @@ class MayanAdapter(DmsAdapter):
             ) from None
         if all(r.ok for r in results):
             self.ledger.complete(key, results)
+            if all(r.status is ObjectStatus.FOUND for r in results):
+                log.info("mayan: %s was complete in Mayan already (%d objects); nothing created", key, len(results))
+                reason = "every object was found complete in Mayan already (the ledger did not know them)"
+                return ImportResult(key, ImportStatus.FOUND, tuple(results), reason, target)
             log.info("mayan: imported %s (%d objects) below cabinet %s", key, len(results), inbox)
             return ImportResult(key, ImportStatus.IMPORTED, tuple(results), location=target)
         bad = [r for r in results if r.status is ObjectStatus.FAILED]
@@ -223,7 +257,7 @@ class MayanAdapter(DmsAdapter):
             process_id=str(uuid.uuid4()),
             message_type=Code(code),
             created_at=datetime.now(UTC).replace(microsecond=0),
-            sender=_party(self.config.sender, self.config.sender_name),
+            sender=_party(self.config.sender or self.context.participant, self.config.sender_name),
             recipient=_party(self.config.recipient, self.config.recipient_name),
             sending_system=SendingSystem(product="xoev-gateway Mayan adapter", manufacturer="xoev-gateway"),
             receipt_requested=True,
@@ -276,19 +310,80 @@ class MayanAdapter(DmsAdapter):
             ]
         return out
 
+    def send_cabinet(self, ref: str) -> str:
+        """Move the record cabinet ``ref`` (an id, a label or a full path) under the outbox cabinet.
+
+        Refused (:class:`SendRefused`) when ``ref`` names no cabinet or several, one of the gateway's own
+        cabinets, one already in the outbox, or a cabinet the exporter could not send (no record card).
+        """
+        cabinets = self.client.cabinets()
+        if ref.strip().isdigit():
+            matches = [c for c in cabinets if int(c["id"]) == int(ref)]
+        else:
+            matches = [c for c in cabinets if ref in (c["label"], c.get("full_path"))]
+        if not matches:
+            raise SendRefused(f"no cabinet {ref!r} in Mayan (give its id, label or full path)")
+        if len(matches) > 1:
+            named = "; ".join(f"id {c['id']}: {c.get('full_path') or c['label']}" for c in matches[:10])
+            raise SendRefused(f"{len(matches)} cabinets are called {ref!r}; give the id of one ({named})")
+        cabinet = matches[0]
+        cabinet_id, path = int(cabinet["id"]), str(cabinet.get("full_path") or cabinet["label"])
+        outbox, sent, failed = self._folders()
+        own = {outbox, sent, failed, self.cabinet(self.config.inbox_cabinet)}
+        if cabinet_id in own:
+            raise SendRefused(f"cabinet {path!r} is one of the gateway's own cabinets, not a record")
+        by_id = {int(c["id"]): c for c in cabinets}
+        for node in self._ancestors(cabinet_id, by_id):
+            if node == failed:
+                break  # a refused record may be sent again once corrected
+            if node == sent:
+                raise SendRefused(f"cabinet {path!r} was sent already (it is in {self.config.sent_cabinet!r})")
+            if node == outbox:
+                raise SendRefused(f"cabinet {path!r} is in the outbox already: it leaves with the next export")
+        if cabinet_id in self._ancestors(outbox, by_id):
+            raise SendRefused(f"cabinet {path!r} holds the outbox cabinet; it cannot be sent")
+        try:
+            record = Exporter(self.client, self.schema(), self.mapping).record_of(cabinet_id)
+        except ConfigError as exc:
+            raise SendRefused(
+                f"cabinet {path!r} cannot be sent: {exc} (only records with a record card, as the gateway "
+                "files them on import, can leave)"
+            ) from None
+        self.client.move_cabinet(cabinet_id, outbox)
+        log.info("mayan: cabinet %s (%s) moved into the outbox %s", cabinet_id, path, outbox)
+        what = f"{record.kind} {record.kennzeichen or ''} {record.betreff or ''}".strip()
+        return f"{what} (cabinet {cabinet_id}, {path!r}) is in the outbox cabinet {self.config.outbox_cabinet!r}"
+
+    @staticmethod
+    def _ancestors(cabinet: int, by_id: Mapping[int, Any]) -> list[int]:
+        """The cabinets above ``cabinet``, nearest first."""
+        out: list[int] = []
+        node = by_id[cabinet].get("parent_id") if cabinet in by_id else None
+        while node is not None and int(node) not in out:
+            out.append(int(node))
+            node = by_id[int(node)].get("parent_id") if int(node) in by_id else None
+        return out
+
     # -- health ----------------------------------------------------------------------------------------
 
     def health(self) -> Health:
+        """Reads only: what is missing in Mayan is reported with the command that makes it."""
         checks = []
+        setup = f"missing; `xgw adapter setup {self.context.participant}` makes it"
         try:
             self.client.ping()
             checks.append(Check("api", True, self.client.base))
-            schema = self.schema()
-            checks.append(Check("document type", True, f"{self.config.document_type} (id {schema.document_type})"))
-            inbox = self.cabinet(self.config.inbox_cabinet)
-            checks.append(Check("inbox", True, f"cabinet {self.config.inbox_cabinet} (id {inbox})"))
-            outbox, _, _ = self._folders()
-            checks.append(Check("outbox", True, f"cabinet {self.config.outbox_cabinet} (id {outbox})"))
+            schema, missing = missing_schema(self.client, self.config.document_type, self.mapping)
+            if schema is not None:
+                detail = f"{self.config.document_type} (id {schema.document_type}) with its metadata types"
+                checks.append(Check("document type", True, detail))
+            else:
+                checks.append(Check("document type", False, ", ".join(missing) + f": {setup}"))
+            for name, label in (("inbox", self.config.inbox_cabinet), ("outbox", self.config.outbox_cabinet)):
+                found = self.find_cabinet(label)
+                checks.append(
+                    Check(name, found is not None, f"cabinet {label!r}: " + (f"id {found}" if found else setup))
+                )
         except AdapterError as exc:
             checks.append(Check("api", False, str(exc)))
         try:

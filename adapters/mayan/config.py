@@ -10,7 +10,14 @@ Example (participant directory, TOML)::
     inbox_cabinet = "xdomea Eingang"            # received records are filed below this cabinet
     outbox_cabinet = "xdomea Ausgang"           # records moved here are sent as one message
     export_type = "0503"                        # Aussonderung; "0401" for an Abgabe
+    sender_name = "Landratsamt Gotha"           # written into every exported message's Kopf
     recipient = "psw:16000001"
+    recipient_name = "Thüringisches Landesarchiv"
+
+Who sends and who receives is written into every exported message, so nothing here may be a silent
+placeholder: ``recipient``, ``sender_name`` and ``recipient_name`` are required (an earlier version filled
+in "Behörde"/"Landesarchiv" and "psw:00000000", which then travelled in real packages); ``sender``
+defaults to the participant the adapter belongs to.
 """
 
 from __future__ import annotations
@@ -49,11 +56,12 @@ class MayanConfig(BaseModel):
     sent_cabinet: str = Field("versendet", min_length=1, max_length=128)
     export_type: Literal["0401", "0503"] = "0503"
     export_version: Literal["3.0.0", "3.1.0", "4.0.0"] = "3.0.0"
-    #: who sends exported messages (this authority) and who receives them, as prefix:Kennung
-    sender: str = "psw:00000000"
-    sender_name: str = Field("Behörde", min_length=1)
-    recipient: str = "psw:00000000"
-    recipient_name: str = Field("Landesarchiv", min_length=1)
+    #: who sends exported messages (default: the adapter's participant) and who receives them, as
+    #: prefix:Kennung, with the names the Kopf of every exported message carries
+    sender: str | None = None
+    sender_name: str = Field(min_length=1, max_length=256)
+    recipient: str
+    recipient_name: str = Field(min_length=1, max_length=256)
     #: a mapping file (TOML/YAML): the metadata type names; relative to the gateway's working directory
     mapping: Path | None = None
 
@@ -67,8 +75,8 @@ class MayanConfig(BaseModel):
 
     @field_validator("sender", "recipient")
     @classmethod
-    def _party(cls, value: str) -> str:
-        if not _PARTY.match(value):
+    def _party(cls, value: str | None) -> str | None:
+        if value is not None and not _PARTY.match(value):
             raise ValueError("must be a Behördenkennung as prefix:Kennung, e.g. psw:16067000")
         return value
 

@@ -59,6 +59,11 @@ class Exporter:
         out.objects = [self.mapping.from_dms(_clean(r)) for _, _, r in entries]
         return out
 
+    def record_of(self, cabinet: int) -> RecordObject:
+        """The record ``cabinet`` would leave as, read without downloading a file; ConfigError if it cannot."""
+        self._cabinets = self.client.cabinets()
+        return self.mapping.from_dms(_clean(self._container(cabinet, Collected())))
+
     def _children(self, cabinet: int) -> list[dict[str, Any]]:
         return [c for c in self._cabinets if c.get("parent_id") == cabinet]
 

@@ -15,7 +15,8 @@ carries ``xdomea <kind> <id>`` in its description from the moment it is created,
 metadata never got written is found again. A cabinet is found again through its card, or by its label
 below the same parent. Every object carries ``xgw_import_state=partial`` until it and everything below it
 is complete, so an import that stopped part-way is visible as such in Mayan, and the next delivery picks
-up where it stopped.
+up where it stopped. An object found ``complete`` is reported ``found``, not ``imported``: after a lost
+ledger the administrator learns that nothing was created twice.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class _Placed:
     cabinet: int | None  # containers only
     #: the id of the document's xgw_import_state metadata instance
     state: int
+    #: the object was complete in Mayan before this run (an earlier attempt the ledger does not know of)
+    found: bool = False
 
 
 class ObjectFailed(AdapterError):
@@ -106,7 +109,9 @@ class Importer:
                 if obj.kind is not ObjectKind.DOKUMENT:
                     containers.append(obj)
                 dms = f"document/{where.document}" + (f" cabinet/{where.cabinet}" if where.cabinet else "")
-                results[obj.id] = ObjectResult(obj.id, obj.kind, ObjectStatus.IMPORTED, parent, dms)
+                status = ObjectStatus.FOUND if where.found else ObjectStatus.IMPORTED
+                note = "found complete in Mayan already; nothing created" if where.found else None
+                results[obj.id] = ObjectResult(obj.id, obj.kind, status, parent, dms, note)
                 self.done += 1
         # a container is complete when nothing below it failed; deepest first
         failed_below = _failed_ancestors(inbound, results)
@@ -136,7 +141,7 @@ class Importer:
         if obj.kind is ObjectKind.DOKUMENT:
             document = existing or self._create(obj)
             state, done = self._ensure_metadata(document, values, fresh=existing is None)
-            place = _Placed(document, None, state)
+            place = _Placed(document, None, state, found=done)
             if not done:
                 self._ensure_files(document, obj, package)
             self._ensure_member(home, document, fresh=existing is None)
@@ -145,9 +150,9 @@ class Importer:
             return place
         cabinet = self._container_cabinet(obj, existing, home)
         document = existing or self._create(obj)
-        state, _ = self._ensure_metadata(document, values, fresh=existing is None)
+        state, done = self._ensure_metadata(document, values, fresh=existing is None)
         self._ensure_member(cabinet, document, fresh=existing is None)
-        return _Placed(document, cabinet, state)
+        return _Placed(document, cabinet, state, found=done)
 
     def _cabinet_of(self, xid: str | None, placed: dict[str, _Placed]) -> int:
         # walk up through Dokumente until a container; the inbox when there is none

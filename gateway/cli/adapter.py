@@ -1,8 +1,10 @@
-"""``xgw adapter list|check|export|import``: the participants' DMS adapters, by hand.
+"""``xgw adapter list|check|setup|send|export|import``: the participants' DMS adapters, by hand.
 
 For the operator who connects an authority's DMS: which participants have an adapter and whether it
-works (``list``, ``check``), what the DMS offers right now and taking it in (``export``), and putting a
-message file into a DMS without the pipeline (``import``, e.g. to replay a message the DMS lost).
+works (``list``, ``check``; both only look), making in the DMS what the adapter needs (``setup``, which
+says what it made), handing a record to the adapter's outbox where the DMS's own interface cannot
+(``send``, Mayan), what the DMS offers right now and taking it in (``export``), and putting a message
+file into a DMS without the pipeline (``import``, e.g. to replay a message the DMS lost).
 Output is readable text, or JSON with ``--json``. Exit status: 0 done, 1 refused or unhealthy,
 75 (EX_TEMPFAIL) the DMS could not be reached.
 """
@@ -139,6 +141,71 @@ def check_command(participant: str, as_json: bool) -> None:
     _emit(as_json, entry, "\n".join(lines))
     if not entry["ok"]:
         raise SystemExit(1)
+
+
+@adapter_group.command("setup")
+@click.argument("participant")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def setup_command(participant: str, as_json: bool) -> None:
+    """Make in PARTICIPANT's DMS what its adapter needs (types, folders/cabinets) and list what was made."""
+    from adapters.base import AdapterError, Unavailable
+
+    with _target(participant) as target:
+        ctx, spec = target.ctx, target.spec
+        try:
+            with ctx.adapters.use(ctx.settings, spec) as adapter:
+                made = adapter.setup()
+                health = adapter.health()
+        except Unavailable as exc:
+            click.echo(f"the DMS of {participant} cannot be reached: {exc}", err=True)
+            raise SystemExit(EX_TEMPFAIL) from None
+        except AdapterError as exc:
+            raise click.ClickException(str(exc)) from None
+    data = {
+        "participant": participant,
+        "made": made,
+        "ok": health.ok,
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in health.checks],
+    }
+    lines = [f"made: {m}" for m in made] or [f"the DMS of {participant} had everything already; nothing made"]
+    lines += [f"  {c.name}: {'ok' if c.ok else 'FAILED'} ({c.detail})" for c in health.checks]
+    _emit(as_json, data, "\n".join(lines))
+    if not health.ok:
+        raise SystemExit(1)
+
+
+@adapter_group.command("send")
+@click.argument("participant")
+@click.option("--cabinet", "cabinet", required=True, help="The record's cabinet: its id, label or full path.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def send_command(participant: str, cabinet: str, as_json: bool) -> None:
+    """Hand a record in PARTICIPANT's DMS to the gateway: move its cabinet under the outbox cabinet.
+
+    The next export (the adapter's export interval, or ``xgw adapter export PARTICIPANT --submit``) sends
+    everything in the outbox as one message. For DMS kinds whose users can file into the outbox themselves
+    (a hotfolder) there is nothing to do here.
+    """
+    from adapters.base import AdapterError, Unavailable
+
+    with _target(participant) as target:
+        ctx, spec = target.ctx, target.spec
+        try:
+            with ctx.adapters.use(ctx.settings, spec) as adapter:
+                send = getattr(adapter, "send_cabinet", None)
+                if send is None:
+                    raise click.ClickException(
+                        f"the {spec.kind} adapter of {participant} has no send command: "
+                        "put the record into its outbox with the DMS itself"
+                    )
+                done = send(cabinet)
+        except Unavailable as exc:
+            click.echo(f"the DMS of {participant} cannot be reached: {exc}", err=True)
+            raise SystemExit(EX_TEMPFAIL) from None
+        except AdapterError as exc:
+            raise click.ClickException(str(exc)) from None
+        interval = spec.options.export_interval
+    when = f"within {interval:g} s" if interval else f"with `xgw adapter export {participant} --submit`"
+    _emit(as_json, {"participant": participant, "cabinet": cabinet, "done": done}, f"{done}; it leaves {when}")
 
 
 def _settle(spec: Any, wait: float | None) -> float:
@@ -290,7 +357,7 @@ def import_command(participant: str, file: Path, as_json: bool) -> None:
     lines = [head] + [
         f"  {o['kind']:<11} {o['id']}  {o['status']}"
         + (f"  -> {o['dms_id']}" if o["dms_id"] else "")
-        + (f"  ({o['reason']})" if o["reason"] and o["status"] not in ("imported", "duplicate") else "")
+        + (f"  ({o['reason']})" if o["reason"] and o["status"] not in ("imported", "duplicate", "found") else "")
         for o in data["objects"]
     ]
     _emit(as_json, data, "\n".join(lines))

@@ -65,7 +65,9 @@ def test_redelivery_creates_nothing_twice(mayan_adapter: MayanFactory, packages:
     # the ledger lost (a new state directory): Mayan itself is asked, and still nothing is made twice
     fresh = mayan_adapter("dms-new-ledger", inbox_cabinet=dms.config.inbox_cabinet)
     third = fresh.import_message(packages[0])
-    assert third.status is ImportStatus.IMPORTED, third.reason
+    assert third.status is ImportStatus.FOUND, third.reason  # not "imported": nothing was created
+    assert {r.status for r in third.objects} == {ObjectStatus.FOUND}
+    assert "found complete in Mayan already" in (third.reason or "")
     assert [r.dms_id for r in third.objects] == [r.dms_id for r in first.objects]
     assert sorted(int(d["id"]) for d in our_documents(dms)) == before  # type: ignore[call-overload]
     assert len({c["id"] for c in dms.client.cabinets()}) == len({c["id"] for c in fresh.client.cabinets()})
@@ -101,6 +103,9 @@ def test_mayan_killed_mid_import_then_retry_completes(
     dms.client.add_file = real  # type: ignore[method-assign]
     result = dms.import_message(packages[1])
     assert result.status is ImportStatus.IMPORTED, result.reason
+    # the Dokumente completed before the kill are reported as found there, the rest as imported now
+    assert ObjectStatus.FOUND in {r.status for r in result.objects}
+    assert {r.status for r in result.objects} == {ObjectStatus.FOUND, ObjectStatus.IMPORTED}
     final = states(dms)
     assert set(final.values()) == {COMPLETE}
     assert len(final) == len(result.objects)  # one Mayan document per object: nothing doubled
@@ -140,7 +145,10 @@ def test_refused_credentials_and_unreachable_mayan(mayan: MayanServer, mayan_ada
     nowhere = mayan_adapter("nowhere", url="http://127.0.0.1:9/")
     health = nowhere.health()
     assert not health.ok and "cannot reach Mayan" in health.detail
-    assert mayan_adapter("dms").health().ok
+    dms = mayan_adapter("dms")
+    assert not dms.health().ok  # its cabinets are not there yet, and the check does not make them
+    dms.setup()
+    assert dms.health().ok
 
 
 def test_config_errors_name_the_key(mayan_adapter: MayanFactory) -> None:

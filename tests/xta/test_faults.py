@@ -1,4 +1,7 @@
-"""Every fault path over real HTTP: status 500, a SOAP 1.2 Fault, the XTA exception and its error code."""
+"""Every fault path over real HTTP: a SOAP 1.2 Fault, the XTA exception and its error code.
+
+The status follows the SOAP 1.2 HTTP binding: 400 for an ``env:Sender`` fault, 500 for ``env:Receiver``.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +59,8 @@ def plain(
 def assert_fault(
     response: httpx.Response, schemas: XtaSchemas, element: str, code: str, *, action: str | None = None
 ) -> etree._Element:
-    assert response.status_code == 500, response.text
+    expected_value = "env:Receiver" if element == "XTAWSTechnicalProblemException" else "env:Sender"
+    assert response.status_code == (500 if expected_value == "env:Receiver" else 400), response.text
     assert response.headers["content-type"].startswith("application/soap+xml")
     root = check_reply(schemas, response.content)
     fault = root.find(f"{{{SOAP12}}}Body/{{{SOAP12}}}Fault")
@@ -65,7 +69,6 @@ def assert_fault(
     assert detail is not None and detail[0].tag == f"{{{XTA}}}{element}"
     assert detail[0].findtext(f"{{{XTA}}}errorCode/code") == code
     assert code in (fault.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") or "")
-    expected_value = "env:Receiver" if element == "XTAWSTechnicalProblemException" else "env:Sender"
     assert fault.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") == expected_value
     if action is not None:
         assert root.findtext(f"{{{SOAP12}}}Header/{{{WSA}}}Action") == action
@@ -271,6 +274,18 @@ def test_size_limits(tmp_path: Path, memory_backend: MemoryBackend, xta_schemas:
         response = send_mtom(server, "urn:test:big", [b"x" * 300_000])
         assert_fault(response, xta_schemas, "ParameterIsNotValidException", "9023")
         assert list((tmp_path / "spool").iterdir()) == []  # nothing left behind
+
+
+def test_sender_fault_status_for_cxf_clients(
+    tmp_path: Path, memory_backend: MemoryBackend, xta_schemas: XtaSchemas
+) -> None:
+    """CXF clients without process_fault_on_http_400 read a fault only at 500: the setting serves them."""
+    with running(tmp_path, memory_backend, sender_fault_status=500) as server:
+        assert server.settings.xta_server.sender_fault_status == 500
+        response = plain(server, "checkAccountActive")
+        assert response.status_code == 500
+        fault = check_reply(xta_schemas, response.content).find(f"{{{SOAP12}}}Body/{{{SOAP12}}}Fault")
+        assert fault is not None and fault.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") == "env:Sender"
 
 
 def test_internal_error_is_a_technical_problem(tmp_path: Path, xta_schemas: XtaSchemas) -> None:

@@ -40,7 +40,18 @@ def read(tmp: Path, boundary: str, body: bytes, cuts: list[int], start: str | No
     return reader
 
 
-contents = st.lists(st.binary(max_size=3000), max_size=4)
+contents = st.lists(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.builds(
+            lambda a, b, c: a + b + c,
+            st.sampled_from([b"", b"\r", b"\n", b"\r\n"]),
+            st.binary(max_size=300),
+            st.sampled_from([b"", b"\r", b"\n", b"\n\r"]),
+        ),
+    ),
+    max_size=4,
+)
 boundaries = st.sampled_from(["uuid:" + str(uuid.UUID(int=7)), "MIMEBoundary_abc", "a:b:c", "----=_Part_0"])
 
 
@@ -76,6 +87,27 @@ def test_writer_output_reads_back(tmp_path: Path, data: list[bytes], cuts: list[
     assert {cid: a.path.read_bytes() for cid, a in parsed.attachments.items()} == {
         f"{i}@xoev-gateway": d for i, d in enumerate(data)
     }
+
+
+EDGY = [b"\r\n<xdomea/>\r\n", b"\n", b"\r", b"\r\n\r\n" + bytes(range(256)) * 2000 + b"\n\r", b"x\r\ny"]
+
+
+def test_parts_with_cr_or_lf_at_an_edge_are_marked_capital_binary(tmp_path: Path) -> None:
+    """zeep strips leading/trailing CR/LF only from parts marked exactly "binary": such files say "Binary"."""
+    out = []
+    for i, d in enumerate(EDGY):
+        path = tmp_path / f"{i}.bin"
+        path.write_bytes(d)
+        out.append(OutPart(f"{i}@xoev-gateway", path, len(d)))
+    message = mtom_message(b"<Envelope/>", out, "root@xoev-gateway")
+    body = b"".join(message.chunks())
+    assert len(body) == message.content_length
+    encodings = [h.split(b"Content-Transfer-Encoding: ")[1].split(b"\r\n")[0] for h, _ in message.parts]
+    assert encodings == [b"Binary", b"Binary", b"Binary", b"Binary", b"binary"]
+    assert all(d in body for d in EDGY)  # on the wire as they are, no encoding
+    _, params = parse_content_type(message.content_type)
+    parsed = read(tmp_path, params["boundary"], body, [], params["start"]).finish()
+    assert [parsed.attachments[f"{i}@xoev-gateway"].path.read_bytes() for i in range(len(EDGY))] == EDGY
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

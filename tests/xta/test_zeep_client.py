@@ -183,6 +183,64 @@ def test_receive_flow(server: RunningServer, xta_schemas: XtaSchemas) -> None:
     assert report["MessageMetaData"]["DeliveryAttributes"]["Reception"] is not None
 
 
+def test_next_status_list_keeps_the_page_size(server: RunningServer, xta_schemas: XtaSchemas) -> None:
+    """MsgBoxGetNextRequest has no maxListItems: each next page is as long as the first one asked for."""
+    xta = Xta(server)
+    reader = as_author(READER)
+    for n in range(5):
+        send(xta, f"urn:page:{n}", attachments=0)
+
+    def ids(page: Any) -> list[str]:
+        return [m["MsgIdentification"]["MessageID"]["_value_1"] for m in page["body"]["MessageMetaData"]]
+
+    page = xta.msgbox.getStatusList(ListForm="MessageMetaData", maxListItems=2, _soapheaders=reader)
+    seen = [ids(page)]
+    request_id = page["header"]["FetchResponseHeader"]["MsgBoxRequestID"]
+    for _ in range(2):
+        page = xta.msgbox.getNextStatusList(
+            MsgBoxRequestID=request_id, LastMsgReceived=[{"_value_1": seen[-1][-1]}], _soapheaders=reader
+        )
+        check(xta, xta_schemas, ACTIONS["getNextStatusList"])
+        seen.append(ids(page))
+        request_id = page["header"]["FetchResponseHeader"]["MsgBoxRequestID"]
+    assert seen == [["urn:page:0", "urn:page:1"], ["urn:page:2", "urn:page:3"], ["urn:page:4"]]
+
+
+EDGY = {
+    "Message": b"\r\n<xdomea>\r\n</xdomea>\r\n",
+    "a0.bin": b"\n\r" + bytes(range(256)) * 3 + b"\r\n\r",
+    "a1.bin": b"\r",
+    "a2.bin": b"inside\r\nonly",
+}
+
+
+def test_zeep_receives_parts_with_cr_lf_at_the_edges_byte_identical(
+    server: RunningServer, xta_schemas: XtaSchemas
+) -> None:
+    """zeep strips CR/LF around parts marked binary; what it receives must still be what was sent."""
+    xta = Xta(server)
+    xta.send.sendMessage(
+        ContentContainer={
+            "Message": {"_value_1": EDGY["Message"], "contentType": "application/xml", "filename": "0501.xml"},
+            "Attachment": [
+                {"_value_1": data, "contentType": "application/octet-stream", "filename": name}
+                for name, data in EDGY.items()
+                if name != "Message"
+            ],
+        },
+        _soapheaders=[etree.fromstring(meta_xml("urn:test:edgy"))],
+    )
+    fetched = xta.msgbox.getMessage(
+        MsgSelector={"MessageID": [{"_value_1": "urn:test:edgy"}]}, _soapheaders=as_author(READER)
+    )
+    check(xta, xta_schemas, ACTIONS["getMessage"])
+    container = fetched["body"]["ContentContainer"]
+    assert container["Message"]["_value_1"] == EDGY["Message"]
+    assert {a["filename"]: a["_value_1"] for a in container["Attachment"]} == {
+        name: data for name, data in EDGY.items() if name != "Message"
+    }
+
+
 def test_send_message_sync_is_refused_as_async_only(server: RunningServer, xta_schemas: XtaSchemas) -> None:
     xta = Xta(server)
     with pytest.raises(Fault) as caught:

@@ -74,6 +74,29 @@ def test_another_account_can_neither_see_nor_touch_a_message(gateway: Gateway) -
     assert xta.status_list(ARCHIVE) == [message_id]  # untouched by all of that
 
 
+def test_next_status_list_keeps_the_page_size(gateway: Gateway) -> None:
+    """The cursor carries maxListItems, since MsgBoxGetNextRequest has none of its own."""
+    xta = Xta(gateway)
+    sent = []
+    for seed in (51, 52, 53):
+        name, data = offer(seed=seed)
+        message_id = f"urn:test:size:{seed}"
+        xta.send(message_id, data, name, GOTHA)
+        sent.append(message_id)
+        gateway.work()
+
+    page = xta.msgbox.getStatusList(ListForm="MessageMetaData", maxListItems=1, _soapheaders=author(ARCHIVE))
+    pages = [message_ids(page)]
+    for _ in range(2):
+        page = xta.msgbox.getNextStatusList(
+            MsgBoxRequestID=page["header"]["FetchResponseHeader"]["MsgBoxRequestID"],
+            LastMsgReceived=[{"_value_1": pages[-1][-1]}],
+            _soapheaders=author(ARCHIVE),
+        )
+        pages.append(message_ids(page))
+    assert pages == [[sent[0]], [sent[1]], [sent[2]]]
+
+
 def test_paging_and_iterators(gateway: Gateway) -> None:
     xta = Xta(gateway)
     sent = []
@@ -153,7 +176,7 @@ def test_a_peer_gateway_delivers_to_a_local_box(
         assert xta.status_list(ARCHIVE) == ["urn:de:xta:messageid:peer:61"]
         assert xta.report(PEER_A, "urn:de:xta:messageid:peer:61")["MessageStatus"]["Status"] == 1
         fetched = xta.fetch(ARCHIVE, "urn:de:xta:messageid:peer:61")
-        assert fetched["body"]["ContentContainer"]["Message"]["_value_1"] == built.to_bytes().strip(b"\r\n")
+        assert fetched["body"]["ContentContainer"]["Message"]["_value_1"] == built.to_bytes()
 
 
 def test_report_turns_yellow_on_a_failed_try_and_red_when_given_up(gateway: Gateway) -> None:

@@ -199,7 +199,8 @@ class XtaBackend(Protocol):
         """The first page of ``reader``'s open messages matching ``selection``."""
 
     def next_status_list(self, reader: PartyId, request_id: str) -> StatusListPage:
-        """The next page of an earlier status list."""
+        """The next page of an earlier status list, as long as that list's ``max_items`` (OSCI's
+        MsgBoxGetNextRequest carries no maxListItems: the iterator keeps the one it was opened with)."""
 
     def fetch_message(self, reader: PartyId, selection: MsgBoxSelection) -> FetchedMessage:
         """The first open message of ``reader`` matching ``selection``, or InvalidMessageId (9070)."""

@@ -70,6 +70,7 @@ class _Stored:
 class _Iterator:
     reader: PartyId
     remaining: list[str]
+    max_items: int | None = None
 
 
 class MemoryBackend:
@@ -208,7 +209,7 @@ class MemoryBackend:
     def status_list(self, reader: PartyId, selection: MsgBoxSelection, max_items: int | None) -> StatusListPage:
         request_id = f"urn:uuid:{uuid.uuid4()}"
         with self._lock:
-            iterator = _Iterator(reader, self._open_for(reader, selection))
+            iterator = _Iterator(reader, self._open_for(reader, selection), max_items)
             self._iterators[request_id] = iterator
             return self._page(request_id, iterator, max_items)
 
@@ -220,7 +221,8 @@ class MemoryBackend:
 
     def next_status_list(self, reader: PartyId, request_id: str) -> StatusListPage:
         with self._lock:
-            return self._page(request_id, self._iterator(reader, request_id), None)
+            iterator = self._iterator(reader, request_id)
+            return self._page(request_id, iterator, iterator.max_items)
 
     def _fetched(self, request_id: str, message_id: str, pending: int) -> FetchedMessage:
         stored = self._messages[message_id]

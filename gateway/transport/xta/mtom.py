@@ -10,7 +10,13 @@ and base64 is decoded on the fly; anything else is refused.
 Writing: a reply is the envelope part followed by one part per file, framed the way the clients in the
 field parse it (see the XTA README): lower-case ``multipart/related`` parameters, ``start`` with angle
 brackets, ``Name: value`` part headers, ``Content-Transfer-Encoding: binary``, and an exact length so the
-response needs no chunking.
+response needs no chunking. A file whose first or last byte is CR or LF is marked
+``Content-Transfer-Encoding: Binary`` (capital B): zeep strips every leading and trailing CR/LF from a
+part whose encoding is exactly ``binary`` (``zeep.wsdl.attachments.Attachment.content``) and would receive
+other bytes than were sent, but returns any other identity encoding untouched. Encoding names are
+case-insensitive (RFC 2045, 6.1), and CXF (``AttachmentUtil.decode``), .NET WCF
+(``ContentTransferEncodingHeader`` lower-cases) and our reader all read it as ``binary``. base64 would
+have been the other way round zeep, but WCF refuses any MTOM binary part not marked binary.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ _MAX_PART_HEADERS = 32
 _MAX_HEADER_LINE = 8192
 _IDENTITY_ENCODINGS = frozenset({"", "binary", "8bit", "7bit"})
 _WHITESPACE = b" \t\r\n"
+_CRLF_BYTES = b"\r\n"
 
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
@@ -291,6 +298,29 @@ class OutPart:
     content_type: str = "application/octet-stream"
 
 
+def _edges_are_crlf(part: OutPart) -> bool:
+    """Whether the file starts or ends with a CR or LF byte, which zeep strips from a ``binary`` part."""
+    if part.size == 0:
+        return False
+    with part.path.open("rb") as handle:
+        first = handle.read(1)
+        handle.seek(part.size - 1)
+        last = handle.read(1)
+    return bool(first and first in _CRLF_BYTES) or bool(last and last in _CRLF_BYTES)
+
+
+def _blocks(part: OutPart, block_size: int) -> Iterator[bytes]:
+    """The file in blocks of at most ``block_size`` bytes; fails loudly if it is shorter than announced."""
+    remaining = part.size
+    with part.path.open("rb") as handle:
+        while remaining:
+            block = handle.read(min(block_size, remaining))
+            if not block:
+                raise OSError(f"{part.path} is shorter than the {part.size} bytes announced")
+            remaining -= len(block)
+            yield block
+
+
 @dataclass(frozen=True, slots=True)
 class MtomMessage:
     """A complete ``multipart/related`` reply: headers to set and the body to stream."""
@@ -306,14 +336,7 @@ class MtomMessage:
         yield self.head
         for headers, part in self.parts:
             yield headers
-            remaining = part.size
-            with part.path.open("rb") as handle:
-                while remaining:
-                    block = handle.read(min(READ_CHUNK, remaining))
-                    if not block:
-                        raise OSError(f"{part.path} is shorter than the {part.size} bytes announced")
-                    remaining -= len(block)
-                    yield block
+            yield from _blocks(part, READ_CHUNK)
         yield self.tail
 
 
@@ -335,11 +358,14 @@ def mtom_message(envelope: bytes, parts: Sequence[OutPart], root_id: str) -> Mto
     )
     framed = []
     for part in parts:
+        # "Binary" for zeep, which strips CR/LF around a part marked exactly "binary" (see the module doc)
+        encoding = b"Binary" if _edges_are_crlf(part) else b"binary"
         headers = (
             b"\r\n"
             + dash
             + f"\r\nContent-Type: {part.content_type}".encode("ascii")
-            + b"\r\nContent-Transfer-Encoding: binary"
+            + b"\r\nContent-Transfer-Encoding: "
+            + encoding
             + f"\r\nContent-ID: <{part.content_id}>\r\n\r\n".encode("ascii")
         )
         framed.append((headers, part))

@@ -351,12 +351,14 @@ class PipelineXtaBackend:
     def status_list(self, reader: PartyId, selection: MsgBoxSelection, max_items: int | None) -> StatusListPage:
         with self.ctx.session() as session:
             account = self._account(session, reader).xoev_id
-            return self._status_page(session, account, box.Cursor(account, selection), max_items)
+            cursor = box.Cursor(account, selection, limit=max_items)
+            return self._status_page(session, account, cursor, max_items)
 
     def next_status_list(self, reader: PartyId, request_id: str) -> StatusListPage:
         with self.ctx.session() as session:
             account = self._account(session, reader).xoev_id
-            return self._status_page(session, account, box.Cursor.decode(request_id, account), None)
+            cursor = box.Cursor.decode(request_id, account)
+            return self._status_page(session, account, cursor, cursor.limit)
 
     def _fetch(self, session: Session, account: str, cursor: box.Cursor) -> FetchedMessage:
         entries, pending, rest = box.page(session, account, cursor, 1)

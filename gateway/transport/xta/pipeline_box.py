@@ -6,7 +6,8 @@ entered it (the time of their ``delivered`` event, then their id). Nothing is co
 box: the box is what the message rows say, so a message shows up the moment a worker delivers it.
 
 Iterators (the MsgBoxRequestID of getNextStatusList/getNextMessage) hold no server state: the id is
-an opaque cursor naming the reader, the selection and the last position handed out. A forged cursor
+an opaque cursor naming the reader, the selection, the page size of a status list (getNextStatusList
+carries no maxListItems of its own) and the last position handed out. A forged cursor
 gains nothing, because every query is restricted to the caller's own box anyway, and any server
 process can continue any iterator.
 """
@@ -60,11 +61,12 @@ class BoxEntry:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where an iterator stands: whose box, which messages, and the last (entered, id) handed out."""
+    """Where an iterator stands: whose box, which messages, the last (entered, id) handed out, the page size."""
 
     reader: str
     selection: MsgBoxSelection
     after: tuple[datetime, uuid.UUID] | None = None
+    limit: int | None = None
 
     def encode(self) -> str:
         sel = self.selection
@@ -75,6 +77,7 @@ class Cursor:
             "f": sel.entry_from.isoformat() if sel.entry_from else None,
             "t": sel.entry_to.isoformat() if sel.entry_to else None,
             "a": [self.after[0].isoformat(), str(self.after[1])] if self.after else None,
+            "m": self.limit,
         }
         raw = json.dumps(data, separators=(",", ":")).encode()
         return CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -89,6 +92,9 @@ class Cursor:
         try:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             after = data["a"]
+            limit = data.get("m")  # absent in cursors issued before the page size travelled with them
+            if limit is not None and (type(limit) is not int or limit < 0):
+                raise ValueError("bad page size")
             cursor = cls(
                 reader=str(data["r"]),
                 selection=MsgBoxSelection(
@@ -98,6 +104,7 @@ class Cursor:
                     entry_to=datetime.fromisoformat(data["t"]) if data["t"] else None,
                 ),
                 after=(datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None,
+                limit=limit,
             )
         except (ValueError, KeyError, TypeError, IndexError, binascii.Error):
             raise unknown from None
@@ -162,7 +169,7 @@ def page(session: Session, reader: str, cursor: Cursor, limit: int | None) -> tu
     if not entries:
         return [], 0, cursor
     last = entries[-1]
-    rest = Cursor(reader, cursor.selection, (last.entered, last.message.id))
+    rest = Cursor(reader, cursor.selection, (last.entered, last.message.id), cursor.limit)
     return entries, count(session, reader, rest), rest
 
 

@@ -5,7 +5,8 @@ the server spool gigabytes anonymously), then the body -- plain SOAP read into m
 limit, or MTOM streamed through :class:`~.mtom.MultipartReader` into a per-request spool -- then the
 envelope, the action and the operation, which must belong to the port the request was sent to. The
 handler runs in a worker thread. Every outcome is a SOAP envelope: 200 for results (void operations
-included) and 500 with a SOAP 1.2 Fault for errors, never an empty or plain-text answer.
+included) and a SOAP 1.2 Fault for errors -- 400 when the request is at fault (``env:Sender``), 500 when
+the server is (``env:Receiver``) -- never an empty or plain-text answer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gateway.transport.xta.addressing import (
 )
 from gateway.transport.xta.backend import XtaBackend
 from gateway.transport.xta.errors import ErrorCode, ParameterInvalid, PermissionDenied, TechnicalProblem, XtaError
-from gateway.transport.xta.faults import FAULT_STATUS, fault_envelope
+from gateway.transport.xta.faults import fault_envelope, fault_status
 from gateway.transport.xta.identity import CallerIdentity, identify
 from gateway.transport.xta.mtom import Attachment, MultipartReader, mtom_message, new_content_id, parse_content_type
 from gateway.transport.xta.operations import OPERATIONS, PORTS, Context, Operation, Reply, SoapRequest
@@ -65,10 +66,11 @@ def _soap_response(body: bytes, status: int = 200) -> Response:
     return Response(content=body, status_code=status, media_type=SOAP_CONTENT_TYPE)
 
 
-def _fault(error: XtaError, operation: Operation | None, addressing: Addressing | None) -> Response:
+def _fault(error: XtaError, operation: Operation | None, addressing: Addressing | None, config: XtaServer) -> Response:
     relates = addressing.message_id if addressing else None
     action = operation.action if operation else None
-    return _soap_response(fault_envelope(error, action, relates), FAULT_STATUS)
+    status = fault_status(error, config.sender_fault_status)
+    return _soap_response(fault_envelope(error, action, relates), status)
 
 
 class _Wsdl:
@@ -162,7 +164,7 @@ class XtaService:
         operation: Operation | None = None
         addressing: Addressing | None = None
         if isinstance(caller, PermissionDenied):
-            return _fault(caller, None, None)
+            return _fault(caller, None, None, self.config)
         spool = Spool(self.spool_root, self.config.max_request_bytes)
         try:
             if port not in PORTS:
@@ -179,10 +181,10 @@ class XtaService:
             reply = await anyio.to_thread.run_sync(operation.handler, self.context, soap_request)
             return self.reply(operation, addressing, reply)
         except XtaError as exc:
-            return _fault(exc, operation, addressing)
+            return _fault(exc, operation, addressing, self.config)
         except Exception:
             log.exception("XTA %s failed", operation.name if operation else port)
-            return _fault(TechnicalProblem(ErrorCode.INTERNAL_ERROR), operation, addressing)
+            return _fault(TechnicalProblem(ErrorCode.INTERNAL_ERROR), operation, addressing, self.config)
         finally:
             spool.cleanup()
 
