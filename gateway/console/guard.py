@@ -37,6 +37,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+class ClientGone(Exception):
+    """The client disconnected before its body was complete."""
+
+
 def media_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
@@ -57,7 +61,10 @@ class ConsoleGuard:
         if scope["method"] in BODY_METHODS:
             refused = self._refused_by_headers(scope)
             if refused is None:
-                body = await self._receive(receive)
+                try:
+                    body = await self._receive(receive)
+                except ClientGone:
+                    return  # nobody to answer, and a half-received form must not reach a route
                 if body is None:
                     refused = (413, "request body too large")
                 else:
@@ -107,7 +114,7 @@ class ConsoleGuard:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_form_bytes:
