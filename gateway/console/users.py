@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from gateway.console import audit
 from gateway.console.passwords import hash_password, verify_password
@@ -182,18 +182,13 @@ def recent_failures(engine: Engine, name: str, client: str | None) -> Failures:
     """Counted from the audit log (index ``client, at``); refused tries are not counted, so a lock lifts
     :data:`THROTTLE_WINDOW` after the last real guess however long the refused ones go on."""
     since = utcnow() - THROTTLE_WINDOW
-    address = col(AuditEntry.client) == client if client is not None else col(AuditEntry.client).is_(None)
-    with Session(engine) as session:
-        total, of_name = session.exec(
-            select(func.count(), func.coalesce(func.sum(sa.case((col(AuditEntry.actor) == name[:128], 1), else_=0)), 0))
-            .select_from(AuditEntry)
-            .where(
-                address,
-                col(AuditEntry.at) >= since,
-                col(AuditEntry.action) == "sign-in",
-                col(AuditEntry.result) == audit.FAILED,
-            )
-        ).one()
+    entries = AuditEntry.__table__  # type: ignore[attr-defined]
+    address = entries.c.client == client if client is not None else entries.c.client.is_(None)
+    query = sa.select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((entries.c.actor == name[:128], 1), else_=0)), 0)
+    ).where(address, entries.c.at >= since, entries.c.action == "sign-in", entries.c.result == audit.FAILED)
+    with engine.connect() as connection:
+        total, of_name = connection.execute(query).one()
     return Failures(of_name=int(of_name), of_address=int(total))
 
 

@@ -111,7 +111,15 @@ class Page:
         self.console.codec.store(self.request, response, self.session)
         chosen = self.request.query_params.get("lang")
         if chosen == self.lang:
-            response.set_cookie(LANG_COOKIE, self.lang, max_age=365 * 86400, path=PREFIX, samesite="strict")
+            response.set_cookie(
+                LANG_COOKIE,
+                self.lang,
+                max_age=365 * 86400,
+                path=PREFIX,
+                samesite="strict",
+                httponly=True,
+                secure=self.request.url.scheme == "https",
+            )
         return response
 
     def render(self, template: str, status: int = 200, **values: Any) -> Response:

@@ -336,6 +336,9 @@ def test_over_https_the_cookie_is_secure_and_hsts_is_sent(gateway: Gateway, tmp_
             )
             assert signed.status_code == 303 and "secure" in signed.headers["set-cookie"].lower()
             _check_headers(client.get("/console/"), https=True)
+            german = client.get("/console/", params={"lang": "de"})
+            cookies = german.headers.get_list("set-cookie")
+            assert cookies and all("secure" in c.lower() and "httponly" in c.lower() for c in cookies), cookies
     finally:
         server.should_exit = True
         thread.join(timeout=10)
