@@ -194,6 +194,13 @@ def test_a_chunked_form_body_is_counted_while_it_arrives(gateway: Gateway) -> No
         assert "chunked" in large.request.headers.get("transfer-encoding", "")
 
 
+def test_a_form_with_too_many_fields_is_refused(gateway: Gateway) -> None:
+    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+        csrf = csrf_of(client.get("/console/login").text)
+        fields = {"csrf": csrf, "username": "root", "password": PASSWORD} | {f"f{n}": "x" for n in range(200)}
+        assert client.post("/console/login", data=fields).status_code == 413
+
+
 def test_every_console_form_refuses_multipart(gateway: Gateway) -> None:
     with sign_in(gateway, "root") as admin:
         csrf = csrf_of(admin.get("/console/").text)
