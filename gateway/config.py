@@ -175,7 +175,21 @@ class Console(BaseModel):
     )
     session_seconds: int = Field(8 * 3600, description="How long a console sign-in lasts without a new sign-in.")
     max_failed_logins: int = Field(
-        5, description="Failed sign-ins of one user name within 15 minutes after which further tries are refused."
+        5,
+        description="Failed sign-ins of one user name from one client address within 15 minutes after which "
+        "that address's further tries for that name are refused (others can still sign in as that user).",
+    )
+    max_failed_logins_per_address: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins from one client address (any user name) within 15 minutes after which "
+        "further tries from that address are refused.",
+    )
+    max_form_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest body of a console form POST, enforced while it is received (413 beyond); "
+        "only application/x-www-form-urlencoded bodies are accepted (415 otherwise).",
     )
     tracing: bool = Field(
         False,

@@ -417,3 +417,48 @@ def users_remove(name: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"removed {name}")
+
+
+@console_users_group.command("set-role")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["gateway-admin", "participant-admin", "read-only"]), required=True)
+@click.option("--participant", help="The authority a participant admin acts for (XÖV identifier).")
+def users_set_role(name: str, role: str, participant: str | None) -> None:
+    """Give a console user another role; the user's sessions end (the next page asks for a sign-in)."""
+    from gateway.console.users import UserError, set_role
+    from gateway.store.models import ConsoleRole
+
+    try:
+        user = set_role(open_engine(Settings()), name, ConsoleRole(role), participant)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{user.name} is now {user.role.value}; its sessions have ended")
+
+
+@console_users_group.command("set-password")
+@click.argument("name")
+@click.password_option(
+    help="At least 12 characters; asked for when not given (or XGW_CONSOLE_PASSWORD).", envvar="XGW_CONSOLE_PASSWORD"
+)
+def users_set_password(name: str, password: str) -> None:
+    """Give a console user a new password; every session of the user ends."""
+    from gateway.console.users import UserError, set_password
+
+    try:
+        set_password(open_engine(Settings()), name, password)
+    except (UserError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"new password for {name}; its sessions have ended")
+
+
+@console_users_group.command("sign-out")
+@click.argument("name")
+def users_sign_out(name: str) -> None:
+    """End every console session of a user (a lost laptop, a cookie that may have leaked)."""
+    from gateway.console.users import UserError, end_sessions
+
+    try:
+        end_sessions(open_engine(Settings()), name)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"every session of {name} has ended")

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.api.state import ApiState
 from gateway.console import health
+from gateway.console.guard import ConsoleGuard
 from gateway.console.metrics import ConsoleMetrics
 from gateway.console.session import SessionCodec, secret_key
 from gateway.console.web import (
@@ -18,6 +19,7 @@ from gateway.console.web import (
     ConsoleNotFound,
     ConsoleState,
     CsrfFailed,
+    FormRefused,
     SignInRequired,
     page,
 )
@@ -45,6 +47,7 @@ def mount_console(app: FastAPI) -> None:
     for module in (routes_auth, routes_dashboard, routes_messages, routes_directory, routes_audit):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+    app.add_middleware(ConsoleGuard, prefix=PREFIX, max_form_bytes=settings.console.max_form_bytes)
 
     async def sign_in(request: Request, _: Exception) -> Response:
         if request.headers.get("hx-request"):
@@ -57,7 +60,12 @@ def mount_console(app: FastAPI) -> None:
     async def forbidden(request: Request, _: Exception) -> Response:
         return _error(request, 403, "forbidden")
 
+    async def form_refused(request: Request, exc: Exception) -> Response:
+        status = exc.status if isinstance(exc, FormRefused) else 400
+        return Response(f"{status}\n", status_code=status, media_type="text/plain")
+
     app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(FormRefused, form_refused)
     app.add_exception_handler(ConsoleNotFound, not_found)
     app.add_exception_handler(ConsoleForbidden, forbidden)
     app.add_exception_handler(CsrfFailed, forbidden)

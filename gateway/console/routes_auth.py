@@ -1,4 +1,6 @@
-"""Sign-in and sign-out. A failed sign-in is audited and counted; repeated failures of one name are throttled."""
+"""Sign-in and sign-out. A failed sign-in is audited and counted; repeated failures are throttled per user name
+and client address and per client address (see :mod:`gateway.console.users`), so a stranger's guessing
+cannot lock an administrator out. Signing out ends every session of the user, also a copied cookie."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from starlette.responses import Response
 
 from gateway.console import audit
 from gateway.console.session import new_session
-from gateway.console.users import check_sign_in, recent_failures
+from gateway.console.users import check_sign_in, end_session_of, recent_failures
 from gateway.console.web import PREFIX, Page, page, signed_in
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -28,8 +30,9 @@ async def login(current: Annotated[Page, Depends(page)]) -> Response:
     name = form.get("username", "").strip()[:128]
     password = form.get("password", "")
     engine = current.state.engine
-    limit = current.state.settings.console.max_failed_logins
-    if recent_failures(engine, name) >= limit:
+    settings = current.state.settings.console
+    failures = recent_failures(engine, name, current.client)
+    if failures.of_name >= settings.max_failed_logins or failures.of_address >= settings.max_failed_logins_per_address:
         audit.record(engine, name or "-", "sign-in", result=audit.REFUSED, detail="throttled", client=current.client)
         current.console.metrics.sign_in_failures.inc()
         return current.render("login.html", status=429, error=current.t("throttled"), username=name)
@@ -41,7 +44,7 @@ async def login(current: Annotated[Page, Depends(page)]) -> Response:
         current.console.metrics.sign_in_failures.inc()
         return current.render("login.html", status=401, error=current.t("sign_in_failed"), username=name)
     current.session = new_session()  # a fresh CSRF token: no session fixation
-    current.session.user_id = user.id
+    current.session.user_uid, current.session.generation = user.uid, user.generation
     audit.record(engine, user.name, "sign-in", client=current.client)
     return current.redirect(f"{PREFIX}/")
 
@@ -50,6 +53,8 @@ async def login(current: Annotated[Page, Depends(page)]) -> Response:
 async def logout(current: Annotated[Page, Depends(signed_in)]) -> Response:
     await current.form()
     assert current.user is not None
+    if current.session.user_uid is not None:
+        end_session_of(current.state.engine, current.session.user_uid, current.session.generation)
     audit.record(current.state.engine, current.user.name, "sign-out", client=current.client)
     current.session = new_session()
     return current.redirect(f"{PREFIX}/login")

@@ -1,15 +1,20 @@
 """The console's session cookie: signed (itsdangerous, HMAC-SHA1 over a key only the gateway knows), HttpOnly,
-SameSite=Strict, Secure when the console is served over https; it carries the user id and the CSRF token.
+SameSite=Strict, Secure when the console is served over https; it carries the CSRF token and, once signed
+in, the user's ``uid`` (a random UUID, never reused) and session generation.
 
 Every visitor gets a session -- before signing in it has only a CSRF token, so the sign-in form is
 protected too. Signing in replaces the token (no fixation). The cookie expires with the setting
 ``console.session_seconds``; the signature's timestamp is checked as well, so a copied cookie dies too.
+A signed cookie alone cannot be revoked, so every request also checks uid and generation against
+``console_user`` (:func:`gateway.console.users.session_account`): sign-out, removal, a new role or
+password end the session at once, and a removed user's cookie never names a later user.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +32,14 @@ SECRET_FILE = "console-secret"  # noqa: S105  (a file name, not a secret)
 @dataclass(slots=True)
 class SessionData:
     csrf: str
-    user_id: int | None = None
+    user_uid: uuid.UUID | None = None
+    generation: int = 0
     changed: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"c": self.csrf, "u": self.user_id}
+        if self.user_uid is None:
+            return {"c": self.csrf}
+        return {"c": self.csrf, "u": self.user_uid.hex, "g": self.generation}
 
 
 def new_session() -> SessionData:
@@ -71,8 +79,14 @@ class SessionCodec:
             return new_session()
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return new_session()
-        user = data.get("u")
-        return SessionData(csrf=data["c"], user_id=user if isinstance(user, int) else None)
+        user, generation = data.get("u"), data.get("g")
+        if not isinstance(user, str) or not isinstance(generation, int):
+            return SessionData(csrf=data["c"])  # not signed in (or a cookie of the old, id-only format)
+        try:
+            uid = uuid.UUID(hex=user)
+        except ValueError:
+            return SessionData(csrf=data["c"])
+        return SessionData(csrf=data["c"], user_uid=uid, generation=generation)
 
     def store(self, request: Request, response: Response, session: SessionData) -> None:
         if not session.changed:

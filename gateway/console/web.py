@@ -11,23 +11,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.api.state import ApiState, api_state
+from gateway.console.guard import FORM_TYPE, media_type
 from gateway.console.health import AdapterHealthCache
 from gateway.console.i18n import LANG_COOKIE, pick_language, translate
 from gateway.console.metrics import ConsoleMetrics
-from gateway.console.session import SessionCodec, SessionData
-from gateway.console.users import ConsoleAccount, get_account
+from gateway.console.session import SessionCodec, SessionData, new_session
+from gateway.console.users import ConsoleAccount, session_account
 
 TEMPLATES = Path(__file__).parent / "templates"
 PREFIX = "/console"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
+MAX_FORM_FIELDS = 100
 
 
 class SignInRequired(Exception):
@@ -44,6 +46,17 @@ class ConsoleForbidden(Exception):
 
 class CsrfFailed(Exception):
     """Answered with 403: a POST without the session's CSRF token."""
+
+
+class FormRefused(Exception):
+    """Answered with ``status``: a form body that is not urlencoded (415) or has too many fields (413).
+
+    :class:`gateway.console.guard.ConsoleGuard` refuses such bodies before the app; this is the same rule
+    where the form is read, so a route reached some other way cannot fall back to a spooling parser."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def _age(seconds: float) -> str:
@@ -94,15 +107,19 @@ class Page:
         return self.request.client.host if self.request.client else None
 
     def finish(self, response: Response) -> Response:
+        """The session cookie and the language choice; the security headers are the guard's."""
         self.console.codec.store(self.request, response, self.session)
         chosen = self.request.query_params.get("lang")
         if chosen == self.lang:
-            response.set_cookie(LANG_COOKIE, self.lang, max_age=365 * 86400, path=PREFIX, samesite="strict")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
-        )
+            response.set_cookie(
+                LANG_COOKIE,
+                self.lang,
+                max_age=365 * 86400,
+                path=PREFIX,
+                samesite="strict",
+                httponly=True,
+                secure=self.request.url.scheme == "https",
+            )
         return response
 
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
@@ -119,9 +136,20 @@ class Page:
         return self.finish(response)
 
     async def form(self) -> dict[str, str]:
-        """The POSTed form after the CSRF check (token in the form or in the X-CSRF-Token header)."""
-        form = await self.request.form()
-        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        """The POSTed urlencoded form after the CSRF check (token in the form or in the X-CSRF-Token header).
+
+        The body is at most ``console.max_form_bytes`` (the guard refused a larger one while receiving it),
+        so it is read whole and parsed here; multipart is never parsed."""
+        body = await self.request.body()
+        if body and media_type(self.request.headers.get("content-type", "")) != FORM_TYPE:
+            raise FormRefused(415)
+        try:
+            pairs = parse_qsl(
+                body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="replace"
+            )
+        except ValueError:
+            raise FormRefused(413) from None
+        values = dict(pairs)
         sent = values.get(CSRF_FIELD) or self.request.headers.get(CSRF_HEADER) or ""
         if not hmac.compare_digest(sent.encode(), self.session.csrf.encode()):
             raise CsrfFailed
@@ -138,7 +166,11 @@ def page(request: Request) -> Page:
     state = api_state(request)
     console = console_state(request)
     session = console.codec.load(request)
-    user = get_account(state.engine, session.user_id) if session.user_id is not None else None
+    user = None
+    if session.user_uid is not None:
+        user = session_account(state.engine, session.user_uid, session.generation)
+        if user is None:  # ended: signed out, removed, new role or password -- forget it, keep nothing of it
+            session = new_session()
     return Page(request, state, console, session, user, pick_language(request))
 
 

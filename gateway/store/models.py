@@ -373,6 +373,16 @@ class ConsoleUser(SQLModel, table=True):
     __tablename__ = "console_user"
 
     id: int | None = Field(default=None, primary_key=True)
+    uid: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        unique=True,
+        description="The identity a session cookie names: random, so never reused as a removed user's numeric id is.",
+    )
+    session_generation: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="Raised on sign-out, role or password change: every cookie naming an older one is dead.",
+    )
     name: str = Field(max_length=128, unique=True)
     password_hash: str = Field(max_length=256)
     role: ConsoleRole = Field(sa_type=str_enum(ConsoleRole, length=32))
@@ -387,7 +397,11 @@ class AuditEntry(SQLModel, table=True):
     """One admin action or authentication failure: who did what to which target, when, and how it ended."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (sa.Index("ix_audit_entry_at", "at"), sa.Index("ix_audit_entry_actor_at", "actor", "at"))
+    __table_args__ = (
+        sa.Index("ix_audit_entry_at", "at"),
+        sa.Index("ix_audit_entry_actor_at", "actor", "at"),
+        sa.Index("ix_audit_entry_client_at", "client", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -116,3 +116,34 @@ def test_a_participant_admin_cannot_open_another_authoritys_message(gateway: Gat
         page.screenshot(path=str(ARTIFACTS / "not-found-de.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_pages_work_under_their_content_security_policy(gateway: Gateway, browser: object) -> None:
+    """htmx and the stylesheet load from /console/static, nothing inline is blocked, the dashboard panel
+    fills by htmx; signing out in the browser ends the session, also for a copy of its cookie."""
+    failed = submit(gateway, 803)
+    fail(gateway, failed)
+    context = browser.new_context(locale="en-GB")  # type: ignore[attr-defined]
+    page = context.new_page()
+    complaints: list[str] = []
+    page.on("console", lambda message: complaints.append(message.text) if message.type == "error" else None)
+    try:
+        _sign_in(page, gateway.url, "root")
+        sync_api.expect(page.locator('tr[data-queue="dead_letter"] td').first).not_to_have_text("0")
+        assert page.evaluate("typeof htmx") == "object"
+        for path in ("/console/messages?state=failed", f"/console/messages/{failed}", "/console/participants"):
+            page.goto(f"{gateway.url}{path}")
+        copied = context.cookies()
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{gateway.url}/console/login")
+        thief = browser.new_context(locale="en-GB")  # type: ignore[attr-defined]
+        try:
+            thief.add_cookies(copied)
+            stolen = thief.new_page()
+            stolen.goto(f"{gateway.url}/console/")
+            stolen.wait_for_url(f"{gateway.url}/console/login")
+        finally:
+            thief.close()
+    finally:
+        context.close()
+    assert not [text for text in complaints if "Content Security Policy" in text or "Refused" in text], complaints
