@@ -33,7 +33,8 @@ router = APIRouter(tags=["health"])
     summary="Liveness: the process answers",
     responses=error_responses(500, common=False),
 )
-def healthz() -> Health:
+async def healthz() -> Health:
+    # async on purpose: liveness must answer even when every worker thread is busy
     return Health(status="ok")
 
 
