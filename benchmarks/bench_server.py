@@ -11,11 +11,12 @@ Two server processes on loopback, plain HTTP, one data directory (SQLite, the de
 Parts:
 
 1. ``requests``: ``GET /healthz`` requests per second over one kept-alive connection, and over 4
-   connections in parallel threads.
+   connections in parallel threads; best of 3 rounds, the two servers alternating.
 2. ``upload``: a 100 MiB body POSTed to ``/api/v1/validate`` (streamed from a file with Content-Length;
-   the gateway stages it to disk and refuses it as no message); MiB/s to the answer, best of 3.
-3. ``memory``: the server's RSS growth after 20 connections that each send a 20 MB header line, and after
-   2,000 WSDL requests with distinct Host headers.
+   the gateway stages it to disk and refuses it as no message); MiB/s to the answer, best of 3 alternating.
+3. ``memory``: the server's peak RSS growth while 20 connections, one after the other, each send a 20 MB
+   header line; and (guarded only: the cache is the application's, the same in both) after 2,000 WSDL
+   requests with distinct Host headers.
 
 Run: ``.venv/bin/python benchmarks/bench_server.py [--quick] [--json results.json] [--only upload]``.
 ``--quick`` shrinks every size so the script can be smoke-tested; its numbers mean nothing.
@@ -191,16 +192,20 @@ def main() -> None:
             "unguarded": Server("unguarded", folder, [sys.executable, "-c", UNGUARDED_APP, "{port}"]),
         }
         try:
+            rounds = 1 if quick else 3  # alternated, best of each: the machine is shared and noisy
             if args.only in (None, "requests"):
-                count = 200 if quick else 4000
-                part: dict[str, Any] = {}
+                count = 200 if quick else 3000
+                part: dict[str, Any] = {"requests": count, "rounds": rounds}
                 for connections in (1, 4):
-                    for name, server in servers.items():
+                    best = dict.fromkeys(servers, 0.0)
+                    for server in servers.values():
                         requests_per_second(server, count // 10, connections)  # warm-up
-                        part[f"{name}_rps_{connections}conn"] = round(requests_per_second(server, count, connections))
-                    part[f"ratio_{connections}conn"] = round(
-                        part[f"unguarded_rps_{connections}conn"] / part[f"guarded_rps_{connections}conn"], 3
-                    )
+                    for _ in range(rounds):
+                        for name, server in servers.items():
+                            best[name] = max(best[name], requests_per_second(server, count, connections))
+                    for name in servers:
+                        part[f"{name}_rps_{connections}conn"] = round(best[name])
+                    part[f"ratio_{connections}conn"] = round(best["unguarded"] / best["guarded"], 3)
                 results["requests"] = part
                 print("requests", part, flush=True)
             if args.only in (None, "upload"):
@@ -210,10 +215,14 @@ def main() -> None:
                     block = os.urandom(1024 * 1024)
                     for _ in range(size // len(block)):
                         out.write(block)
-                part = {"mib": size // (1024 * 1024)}
-                for name, server in servers.items():
-                    part[f"{name}_mib_s"] = round(upload_mib_per_second(server, token, body, 1 if quick else 3), 1)
-                part["ratio"] = round(part["unguarded_mib_s"] / part["guarded_mib_s"], 3)
+                part = {"mib": size // (1024 * 1024), "rounds": rounds}
+                fastest = dict.fromkeys(servers, 0.0)
+                for _ in range(rounds):
+                    for name, server in servers.items():
+                        fastest[name] = max(fastest[name], upload_mib_per_second(server, token, body, 1))
+                for name in servers:
+                    part[f"{name}_mib_s"] = round(fastest[name], 1)
+                part["ratio"] = round(fastest["unguarded"] / fastest["guarded"], 3)
                 results["upload"] = part
                 print("upload", part, flush=True)
             if args.only in (None, "memory"):
@@ -222,8 +231,9 @@ def main() -> None:
                 part = {"header_connections": connections, "header_mb": megabytes, "wsdl_hosts": hosts}
                 for name, server in servers.items():
                     part[f"{name}_rss_start_mib"] = round(server.rss_mib(), 1)
-                    part[f"{name}_headers_growth_mib"] = round(huge_headers(server, connections, megabytes), 1)
-                    part[f"{name}_wsdl_growth_mib"] = round(wsdl_hosts(server, hosts), 1)
+                    part[f"{name}_headers_peak_growth_mib"] = round(huge_headers(server, connections, megabytes), 1)
+                # the WSDL cache is the application's, the same in both servers: measured once
+                part["guarded_wsdl_growth_mib"] = round(wsdl_hosts(servers["guarded"], hosts), 1)
                 results["memory"] = part
                 print("memory", part, flush=True)
         finally:

@@ -26,3 +26,4 @@ def test_bench_server_quick(tmp_path: Path) -> None:
     assert results["requests"]["guarded_rps_1conn"] > 0
     assert results["upload"]["guarded_mib_s"] > 0
     assert results["memory"]["header_connections"] == 2
+    assert results["memory"]["guarded_headers_peak_growth_mib"] >= 0
