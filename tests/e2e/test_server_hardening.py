@@ -40,6 +40,7 @@ from tests.xta.support import ACTIONS, author_header, envelope
 
 DISTRICT = "psw:16077000"
 TRUSTED_PROXY = "192.0.2.10"  # TEST-NET-1: an address no test client can have
+LOOPBACK_PROXY = "127.0.0.2"  # a proxy on the gateway's host: the tests connect from this source address
 CERT_HEADER = "X-SSL-Client-Cert"
 IDLE = 2.0
 HEAD_TIMEOUT = 2.0
@@ -167,7 +168,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     gateway.configure(
         {
             "server": LIMITS,
-            "xta_server": {"client_cert_header": CERT_HEADER, "trusted_proxies": [TRUSTED_PROXY]},
+            "xta_server": {"client_cert_header": CERT_HEADER, "trusted_proxies": [TRUSTED_PROXY, LOOPBACK_PROXY]},
             "console": {"enabled": True},
         }
     )
@@ -364,18 +365,24 @@ def test_an_idle_connection_is_closed(setup: Setup) -> None:
 # -- forwarded headers ---------------------------------------------------------------------------------------
 
 
-def check_account(gateway: Gateway, headers: dict[str, str]) -> httpx.Response:
+def check_account(gateway: Gateway, headers: dict[str, str], source: str = "127.0.0.1") -> httpx.Response:
     url = f"{gateway.url}/services/XTAService/ManagementPort"
     body = envelope(ACTIONS["checkAccountActive"], url, author_header(PartyId(DISTRICT, "xoev")), "")
-    return httpx.post(url, content=body, headers={"Content-Type": "application/soap+xml", **headers}, timeout=30)
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30) as client:
+        return client.post(url, content=body, headers={"Content-Type": "application/soap+xml", **headers})
 
 
 def test_a_local_caller_cannot_pose_as_the_trusted_proxy(setup: Setup) -> None:
     certificate = quote(setup.district_pem)
-    forged = check_account(setup.gateway, {"X-Forwarded-For": TRUSTED_PROXY, CERT_HEADER: certificate})
-    assert forged.status_code != 200
-    assert b"9014" in forged.content  # no certificate proven: the header was not believed
-    assert b"isActive" not in forged.content
+    # the real proxy (its TCP peer address is trusted) is believed ...
+    answered = check_account(setup.gateway, {CERT_HEADER: certificate}, source=LOOPBACK_PROXY)
+    assert answered.status_code == 200, answered.text  # checkAccountActive: 200 (empty body) means active
+    assert b"Fault" not in answered.content
+    # ... a caller that only names a proxy in X-Forwarded-For is not
+    for proxy in (TRUSTED_PROXY, LOOPBACK_PROXY):
+        forged = check_account(setup.gateway, {"X-Forwarded-For": proxy, CERT_HEADER: certificate})
+        assert forged.status_code != 200
+        assert b"9014" in forged.content  # no certificate proven: the header was not believed
 
 
 # -- exposure ------------------------------------------------------------------------------------------------
