@@ -61,8 +61,9 @@ class BodyTimeout(Exception):
 class BodyGuard:
     """A request body must keep arriving: no gap longer than ``idle`` seconds, and after the first ``idle``
     seconds at least ``min_rate`` bytes per second on average (the model of Apache's mod_reqtimeout:
-    every ``min_rate`` bytes buy one more second). Once the body is complete, ``receive`` is passed
-    through untouched (a streaming response waits on it for the disconnect).
+    every ``min_rate`` bytes buy one more second). Only the time the app spends *waiting* for the client
+    counts -- a server busy with the previous chunk does not eat the client's allowance. Once the body is
+    complete, ``receive`` is passed through untouched (a streaming response waits on it for the disconnect).
     """
 
     def __init__(self, app: ASGIApp, idle: float, min_rate: int) -> None:
@@ -74,37 +75,31 @@ class BodyGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started: float | None = None
-        last = 0.0
+        waited = 0.0  # seconds spent waiting for the client so far
         received = 0
         complete = False
         idle, min_rate = self.idle, self.min_rate
 
         async def guarded() -> Message:
-            nonlocal started, last, received, complete
+            nonlocal waited, received, complete
             if complete:
                 return await receive()
-            now = anyio.current_time()
-            if started is None:
-                started = last = now
-            deadline = last + idle
+            budget = idle
             if min_rate > 0:
-                deadline = min(deadline, started + idle + received / min_rate)
-            with anyio.move_on_after(max(deadline - now, 0.0)) as waited:
+                budget = min(budget, idle + received / min_rate - waited)
+            started = anyio.current_time()
+            with anyio.move_on_after(max(budget, 0.0)) as wait:
                 message = await receive()
-            if waited.cancelled_caught:
-                elapsed = anyio.current_time() - started
-                if anyio.current_time() - last >= idle:
+            waited += anyio.current_time() - started
+            if wait.cancelled_caught:
+                if budget >= idle:
                     raise BodyTimeout(f"no bytes of the request body for {idle:g} s ({received} bytes received)")
                 raise BodyTimeout(
-                    f"the request body arrived at {received / max(elapsed, 1e-9):.0f} bytes/s, below the minimum "
-                    f"of {min_rate} bytes/s ({received} bytes in {elapsed:.1f} s)"
+                    f"the request body arrived at {received / max(waited, 1e-9):.0f} bytes/s, below the minimum "
+                    f"of {min_rate} bytes/s ({received} bytes in {waited:.1f} s)"
                 )
             if message["type"] == "http.request":
-                body = message.get("body", b"")
-                if body:
-                    received += len(body)
-                    last = anyio.current_time()
+                received += len(message.get("body", b""))
                 if not message.get("more_body", False):
                     complete = True
             else:

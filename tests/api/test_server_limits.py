@@ -89,6 +89,21 @@ def test_a_complete_body_then_waits_for_the_disconnect_without_a_deadline() -> N
     assert scope["done"]
 
 
+def test_time_the_app_spends_between_reads_is_not_held_against_the_client() -> None:
+    async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if not message.get("more_body", False):
+                break
+            await anyio.sleep(0.3)  # the server is busy with the chunk (longer than idle)
+        scope["done"] = True
+
+    guard = BodyGuard(slow_app, idle=0.2, min_rate=1_000_000)
+    scope: dict[str, Any] = {"type": "http"}
+    anyio.run(guard, scope, _receiver([(0.0, b"x" * 10)] * 4), _noop_send)
+    assert scope["done"]
+
+
 # -- upload slots ----------------------------------------------------------------------------------------
 
 
