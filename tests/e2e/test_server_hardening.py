@@ -42,7 +42,7 @@ DISTRICT = "psw:16077000"
 TRUSTED_PROXY = "192.0.2.10"  # TEST-NET-1: an address no test client can have
 LOOPBACK_PROXY = "127.0.0.2"  # a proxy on the gateway's host: the tests connect from this source address
 CERT_HEADER = "X-SSL-Client-Cert"
-IDLE = 2.0
+IDLE = 3.0  # long enough for all 45 stalled uploads to be admitted or refused before the first slot frees
 HEAD_TIMEOUT = 2.0
 MAX_UPLOADS = 6
 PER_TOKEN = 2
@@ -282,7 +282,7 @@ def test_a_trickling_upload_is_cut_off_below_the_minimum_rate(setup: Setup) -> N
     sock.sendall(head("POST", "/api/v1/validate", headers))
     started = time.monotonic()
     try:
-        while time.monotonic() - started < 15:  # 100 bytes every 0.25 s: 400 B/s, never idle for 2 s
+        while time.monotonic() - started < 15:  # 100 bytes every 0.25 s: 400 B/s, never idle for IDLE seconds
             readable, _, _ = select.select([sock], [], [], 0.25)
             if readable:
                 break
