@@ -7,15 +7,18 @@ the pieces' contracts where a socket would add nothing but time.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import anyio
 import click
+import httpx
 import pytest
 import trustme
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.api.app import create_app
 from gateway.api.middleware import BodyGuard, BodyTimeout
 from gateway.api.problems import ApiProblem
 from gateway.api.upload import UploadSlots
@@ -24,6 +27,7 @@ from gateway.cli.serve_tls import TlsHttpToolsProtocol
 from gateway.config import Server, Settings, XtaServer
 from gateway.participants.tokens import Principal
 from gateway.participants.tokens import Scope as TokenScope
+from gateway.pipeline.context import context_from_settings
 from gateway.transport.xta.errors import PermissionDenied
 from gateway.transport.xta.identity import REAL_PEER, identify
 from gateway.transport.xta.schemas import bundle_dir
@@ -218,3 +222,34 @@ def test_trusting_loopback_is_announced(capsys: pytest.CaptureFixture[str]) -> N
         Settings(xta_server=XtaServer(dev_trust_loopback=True)), "127.0.0.1", tls=True, allow_plain_http=False
     )
     assert "WARNING: xta_server.dev_trust_loopback is on" in capsys.readouterr().err
+
+
+# -- probes ----------------------------------------------------------------------------------------------
+
+
+def test_health_and_readiness_answer_while_the_shared_thread_pool_is_full(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'gateway.db'}")
+    settings.data_dir.mkdir()
+    ctx = context_from_settings(settings)
+    app = create_app(ctx)
+
+    async def probe() -> tuple[int, int]:
+        pool = anyio.to_thread.current_default_thread_limiter()
+        borrowers = [object() for _ in range(int(pool.total_tokens))]
+        for borrower in borrowers:  # every thread of the shared pool is taken (as 40 stalled uploads once did)
+            pool.acquire_on_behalf_of_nowait(borrower)
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                with anyio.fail_after(20):
+                    health = await client.get("/healthz")
+                    ready = await client.get("/readyz")
+        finally:
+            for borrower in borrowers:
+                pool.release_on_behalf_of(borrower)
+        return health.status_code, ready.status_code
+
+    try:
+        assert anyio.run(probe) == (200, 200)
+    finally:
+        ctx.engine.dispose()

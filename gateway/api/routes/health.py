@@ -89,9 +89,10 @@ def readiness_checks(state: ApiState) -> dict[str, str]:
         **error_responses(500, common=False),
     },
 )
-async def readyz(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> Response:
-    # on threads of its own: a load balancer must learn the truth even when the shared pool is busy
-    checks = await anyio.to_thread.run_sync(readiness_checks, state, limiter=_READINESS_THREADS)
+async def readyz(request: Request) -> Response:
+    # on threads of its own (and no sync dependency, which FastAPI would run in the shared pool): a load
+    # balancer must learn the truth even when the shared pool is busy
+    checks = await anyio.to_thread.run_sync(readiness_checks, api_state(request), limiter=_READINESS_THREADS)
     if all(value == "ok" for value in checks.values()):
         return JSONResponse(Readiness(status="ready", checks=checks).model_dump())
     failing = ", ".join(name for name, value in checks.items() if value != "ok")
