@@ -47,10 +47,12 @@ from tests.e2e.support import XGW, free_port, wait_for  # noqa: E402
 UNGUARDED_APP = """
 import uvicorn
 from gateway.api.app import create_app
+from gateway.api.logs import configure_logging
 from gateway.config import Settings
 from gateway.pipeline.context import context_from_settings
 import sys
 
+configure_logging("info")  # as xgw serve does: one access line per request in both servers
 app = create_app(context_from_settings(Settings()))
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False, server_header=False)
 """
