@@ -91,7 +91,9 @@ class XtaServer(BaseModel):
         None, description="Header carrying the URL-encoded PEM client certificate from a TLS-terminating proxy."
     )
     trusted_proxies: list[str] = Field(
-        default_factory=list, description="Proxy addresses whose client_cert_header is believed; nobody else's."
+        default_factory=list,
+        description="Proxy addresses or networks (CIDR) whose client_cert_header is believed; nobody else's. "
+        "Judged by the TCP peer, never by X-Forwarded-For.",
     )
     server_identity: str = Field("xoev-gateway", description="XTAServerIdentity written into transport reports.")
     sender_fault_status: Annotated[Literal[400, 500], BeforeValidator(_int_from_text)] = Field(
@@ -226,6 +228,48 @@ class Pipeline(BaseModel):
     )
 
 
+class Server(BaseModel):
+    """The HTTP server's protections (``xgw serve``): how long and how much a client may take, whom it trusts.
+
+    Every limit here answers a client that would otherwise hold the server: a request head that never
+    ends, a body that stalls or trickles, too many uploads at once, a reverse proxy header anyone could
+    forge. The defaults are meant for production; loosen them only for a reason you can name.
+    """
+
+    header_max_bytes: int = Field(
+        64 * 1024,
+        description="Largest request head (request line and all headers), in bytes; a larger one is answered "
+        "431 and the connection closed before the rest is read.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        description="Seconds a client has to send a complete request head, from connecting (or from the end "
+        "of the previous response); then the connection is closed.",
+    )
+    keep_alive_seconds: float = Field(
+        5.0, description="Seconds an idle keep-alive connection is kept open between two requests."
+    )
+    body_idle_seconds: float = Field(
+        30.0, description="Longest wait for the next bytes of a request body; then 408 and the connection closes."
+    )
+    body_min_bytes_per_second: int = Field(
+        16 * 1024,
+        description="Average rate a request body must keep after its first body_idle_seconds (a trickling "
+        "upload is cut off with 408); 0 disables the rate check.",
+    )
+    max_uploads: int = Field(
+        16, description="Uploads (submit and validate) processed at once; one more is answered 503 with Retry-After."
+    )
+    max_uploads_per_token: int = Field(
+        4, description="Uploads one API token may have in progress at once; one more is answered 429."
+    )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are applied to the request; empty: forwarded headers are ignored from everyone.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -264,6 +308,7 @@ class Settings(BaseSettings):
     pipeline: Pipeline = Field(default_factory=Pipeline)
     api: Api = Field(default_factory=Api)
     console: Console = Field(default_factory=Console)
+    server: Server = Field(default_factory=Server)
 
     @classmethod
     def settings_customise_sources(

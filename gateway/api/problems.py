@@ -64,6 +64,9 @@ VERSION_NOT_ACCEPTED = _t(
 INVALID_REQUEST = _t("invalid-request", HTTPStatus.UNPROCESSABLE_ENTITY, "The request parameters are not valid")
 INTERNAL_ERROR = _t("internal-error", HTTPStatus.INTERNAL_SERVER_ERROR, "Internal error")
 NOT_READY = _t("not-ready", HTTPStatus.SERVICE_UNAVAILABLE, "The gateway is not ready")
+UPLOAD_TIMEOUT = _t("upload-timeout", HTTPStatus.REQUEST_TIMEOUT, "The request body stalled or arrived too slowly")
+TOO_MANY_UPLOADS = _t("too-many-uploads", HTTPStatus.TOO_MANY_REQUESTS, "This token has too many uploads in progress")
+UPLOADS_BUSY = _t("uploads-busy", HTTPStatus.SERVICE_UNAVAILABLE, "The gateway is taking no more uploads right now")
 
 ALL_TYPES: tuple[ProblemType, ...] = tuple(v for v in list(globals().values()) if isinstance(v, ProblemType))
 _BY_STATUS: dict[int, ProblemType] = {
@@ -250,12 +253,14 @@ _DESCRIPTIONS = {
     403: "The token lacks the scope, or the message names another sender",
     404: "No such resource visible to this token",
     405: "Method not allowed on this path",
+    408: "The request body stalled or arrived below the minimum rate (server.body_* settings)",
     409: "Conflict with the stored state",
     413: "Upload exceeds the size limit",
     415: "Unsupported media type",
     422: "Invalid message or request parameters",
+    429: "This token has server.max_uploads_per_token uploads in progress; retry after Retry-After seconds",
     500: "Internal error (details only in the server log)",
-    503: "Not ready",
+    503: "Not ready, or server.max_uploads uploads in progress (retry after Retry-After seconds)",
 }
 
 COMMON_ERRORS = (401, 403, 404, 405, 422, 500)

@@ -6,19 +6,89 @@ the worker thread pulls one chunk at a time from the event loop, so at most one 
 client that sends more than the limit is cut off as soon as it crosses it. A client that goes away
 mid-upload surfaces as :class:`starlette.requests.ClientDisconnect` in the thread, which unwinds the
 staging area like any other failure.
+
+Each upload holds a worker thread for as long as its body takes, so uploads get threads of their own:
+:class:`UploadSlots` admits at most ``server.max_uploads`` at once (and ``server.max_uploads_per_token``
+per token) and runs them on a capacity limiter of that size, apart from anyio's default pool. One upload
+too many is answered at once -- 429 for the token, 503 for the server, both with ``Retry-After`` -- rather
+than queued, and health, readiness, the console and the rest of the API keep the default pool to themselves.
+A stalled body is ended by :class:`gateway.api.middleware.BodyGuard`, which frees the slot.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote
 
 import anyio.from_thread
+from anyio import CapacityLimiter
 from fastapi import Request
 
-from gateway.api.problems import BAD_REQUEST, TOO_LARGE, ApiProblem
+from gateway.api.problems import BAD_REQUEST, TOO_LARGE, TOO_MANY_UPLOADS, UPLOADS_BUSY, ApiProblem
+from gateway.config import Server
+from gateway.participants.tokens import Principal
 
 FILENAME_HEADER = "X-Filename"
+#: seconds a refused upload is told to wait (the body timeout frees a stalled slot within about that time)
+RETRY_AFTER_SECONDS = 5
+
+
+class UploadSlots:
+    """How many uploads are in progress, in total and per token; all calls happen on the event loop."""
+
+    def __init__(self, total: int, per_token: int) -> None:
+        self.total = max(total, 1)
+        self.per_token = max(per_token, 1)
+        self.active = 0
+        self.by_token: Counter[int] = Counter()
+        self._limiter: CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> CapacityLimiter:
+        """The uploads' own worker threads (created on first use, inside the event loop)."""
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.total)
+        return self._limiter
+
+    @contextmanager
+    def claim(self, principal: Principal) -> Iterator[CapacityLimiter]:
+        """A slot for one upload of ``principal``'s token, or 429/503 at once."""
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"}
+        token = principal.token_id
+        if self.by_token[token] >= self.per_token:
+            raise ApiProblem(
+                TOO_MANY_UPLOADS,
+                f"this token has {self.by_token[token]} uploads in progress, the most allowed",
+                headers=retry,
+                limit=self.per_token,
+            )
+        if self.active >= self.total:
+            raise ApiProblem(
+                UPLOADS_BUSY,
+                f"{self.active} uploads are in progress, the most allowed",
+                headers=retry,
+                limit=self.total,
+            )
+        self.active += 1
+        self.by_token[token] += 1
+        try:
+            yield self.limiter
+        finally:
+            self.active -= 1
+            self.by_token[token] -= 1
+            if self.by_token[token] <= 0:
+                del self.by_token[token]
+
+
+def upload_slots(request: Request, server: Server) -> UploadSlots:
+    """The app's upload slots, made on first use from the ``server`` settings."""
+    slots = getattr(request.app.state, "xgw_uploads", None)
+    if not isinstance(slots, UploadSlots):
+        slots = UploadSlots(server.max_uploads, server.max_uploads_per_token)
+        request.app.state.xgw_uploads = slots
+    return slots
 
 
 async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:

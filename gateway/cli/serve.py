@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gateway.cli.serve_http import HttpServer, allow_plain_http_option, check_exposure
 from gateway.cli.serve_tls import ClientAuth, TlsOptions
 from gateway.config import Settings
 from gateway.demo import DEMO_DIRECTORY
@@ -100,6 +101,7 @@ def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thre
     help="required: refuse connections without a client certificate; optional: let REST clients in without one "
     "(the XTA ports still refuse them).",
 )
+@allow_plain_http_option
 def serve_command(
     host: str,
     port: int,
@@ -110,6 +112,7 @@ def serve_command(
     tls_key: Path | None,
     tls_client_ca: Path | None,
     tls_client_auth: str,
+    allow_plain_http: bool,
 ) -> None:
     """Serve the REST API (/api/v1), health and metrics, and the XTA 2 ports."""
     import uvicorn
@@ -132,6 +135,7 @@ def serve_command(
         except FileNotFoundError as exc:
             raise click.ClickException(f"refusing to start: {exc}") from None
     settings = Settings()
+    check_exposure(settings, host, bool(tls), allow_plain_http)  # limits and proxies: gateway/cli/serve_http.py
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         ctx = context_from_settings(settings)
@@ -155,7 +159,16 @@ def serve_command(
         f", client certificates {tls_client_auth}" if tls_client_ca else "",
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False, **tls)
+        http = HttpServer(settings)
+        uvicorn.run(
+            http.app(app),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            **http.uvicorn_kwargs(tls),
+        )
     finally:
         stop.set()
         if worker is not None:

@@ -4,13 +4,19 @@
 answers, its schema is this gateway's newest, and every xdomea schema bundle matches the catalogue's
 hashes; otherwise 503 with the failing checks. ``/metrics`` needs an admin token unless the setting
 ``api.metrics_public`` is on (for a scrape port only the monitoring system reaches).
+
+Neither probe may wait behind the work it reports on: ``/healthz`` is answered on the event loop, and
+``/readyz`` runs its checks on two threads of its own rather than anyio's shared pool, which busy
+requests (XTA operations, console pages) can fill.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import anyio.to_thread
 import sqlalchemy as sa
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -25,6 +31,8 @@ from gateway.store.migrate import DatabaseVersionError, check_database
 from gateway.xoev.schemas.registry import SchemaBundleError
 
 router = APIRouter(tags=["health"])
+#: readiness checks touch the database; two threads of their own keep them out of anyio's shared pool
+_READINESS_THREADS = CapacityLimiter(2)
 
 
 @router.get(
@@ -33,7 +41,8 @@ router = APIRouter(tags=["health"])
     summary="Liveness: the process answers",
     responses=error_responses(500, common=False),
 )
-def healthz() -> Health:
+async def healthz() -> Health:
+    # async on purpose: liveness must answer even when every worker thread is busy
     return Health(status="ok")
 
 
@@ -80,8 +89,10 @@ def readiness_checks(state: ApiState) -> dict[str, str]:
         **error_responses(500, common=False),
     },
 )
-def readyz(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> Response:
-    checks = readiness_checks(state)
+async def readyz(request: Request) -> Response:
+    # on threads of its own (and no sync dependency, which FastAPI would run in the shared pool): a load
+    # balancer must learn the truth even when the shared pool is busy
+    checks = await anyio.to_thread.run_sync(readiness_checks, api_state(request), limiter=_READINESS_THREADS)
     if all(value == "ok" for value in checks.values()):
         return JSONResponse(Readiness(status="ready", checks=checks).model_dump())
     failing = ", ".join(name for name, value in checks.items() if value != "ok")

@@ -32,7 +32,13 @@ from gateway.api.problems import (
     error_responses,
 )
 from gateway.api.state import ApiState, api_state
-from gateway.api.upload import FILENAME_HEADER, body_chunks, refuse_declared_oversize, requested_filename
+from gateway.api.upload import (
+    FILENAME_HEADER,
+    body_chunks,
+    refuse_declared_oversize,
+    requested_filename,
+    upload_slots,
+)
 from gateway.api.views import MessageDetail, detail_view
 from gateway.api.visibility import events_of
 from gateway.participants.spec import XOEV_ID_PATTERN
@@ -138,7 +144,7 @@ def _message_response(state: ApiState, message_id: uuid.UUID, created: bool) -> 
     responses={
         200: {"description": "The same message was submitted before; nothing new was stored", "model": MessageDetail},
         201: {"description": "Stored; the Location header names the new message"},
-        **error_responses(400, 409, 413),
+        **error_responses(400, 408, 409, 413, 429, 503),
     },
 )
 async def submit_message(
@@ -164,7 +170,8 @@ async def submit_message(
         )
 
     try:
-        result = await anyio.to_thread.run_sync(run)
+        with upload_slots(request, state.settings.server).claim(principal) as limiter:
+            result = await anyio.to_thread.run_sync(run, limiter=limiter)
     except (Invalid, ForgedSender, UnknownRecipient, VersionNotAccepted, Conflict, TooLarge, ClientDisconnect) as exc:
         raise _refusal(state, exc) from None
     return _message_response(state, result.message.id, result.created)
@@ -222,7 +229,7 @@ def _validate_staged(state: ApiState, principal: Principal, request: Request, na
                 }
             },
         },
-        **error_responses(400, 413),
+        **error_responses(400, 408, 413, 429, 503),
     },
 )
 async def validate_message(
@@ -234,7 +241,8 @@ async def validate_message(
     refuse_declared_oversize(request, state.settings.pipeline.max_submit_bytes)
     name = safe_filename(requested_filename(request, filename))
     try:
-        report = await anyio.to_thread.run_sync(_validate_staged, state, principal, request, name)
+        with upload_slots(request, state.settings.server).claim(principal) as limiter:
+            report = await anyio.to_thread.run_sync(_validate_staged, state, principal, request, name, limiter=limiter)
     except PayloadTooLarge:
         limit = state.settings.pipeline.max_submit_bytes
         raise ApiProblem(

@@ -5,8 +5,11 @@ in one of two ways: the ASGI ``tls`` extension (servers that expose the peer cer
 chain there; ``xgw serve --tls-client-ca`` fills it from the verified connection with
 :func:`tls_extension`), or a header set by a TLS-terminating reverse proxy -- believed only when the operator named
 that header *and* the request really comes from one of the configured proxy addresses, because anyone
-else could set it. In development the operator may trust loopback callers without a certificate; that
-switch is off by default and never applies to other addresses.
+else could set it. "Really comes from" means the TCP peer: ``xgw serve`` keeps it in the scope under
+:data:`REAL_PEER` before any ``X-Forwarded-For`` is applied, so a local caller that claims to be the
+proxy in a forwarded header is still judged by its own address. In development the operator may trust
+loopback callers without a certificate; that switch is off by default and never applies to other
+addresses.
 
 Whether the identity may act for a given XTA account is the backend's decision (it knows the
 participant directory); this module only establishes the identity.
@@ -29,6 +32,9 @@ from gateway.config import XtaServer
 from gateway.transport.xta.errors import ErrorCode, PermissionDenied
 
 IdentitySource = Literal["tls", "proxy", "loopback"]
+
+#: scope key holding the connection's own peer ``(host, port)``, set before forwarded headers rewrite ``client``
+REAL_PEER = "xgw.real_peer"
 
 #: ASGI TLS extension: protocol versions as the TLS wire codes
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
@@ -61,6 +67,26 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def _is_trusted_proxy(host: str, proxies: list[str]) -> bool:
+    """``host`` is one of the configured proxy addresses or inside one of its networks (CIDR)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host in proxies
+    for entry in proxies:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _real_peer(scope: dict[str, Any]) -> str | None:
+    client = scope[REAL_PEER] if REAL_PEER in scope else scope.get("client")
+    return str(client[0]) if client else None
+
+
 def _from_pem(pem: str, source: IdentitySource, peer: str | None, now: datetime) -> CallerIdentity:
     try:
         cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
@@ -86,13 +112,12 @@ def identify(
     proxy, then (development only) loopback.
     """
     moment = now or datetime.now(UTC)
-    client = scope.get("client")
-    peer = str(client[0]) if client else None
+    peer = _real_peer(scope)
     tls = (scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
     if chain:
         return _from_pem(str(chain[0]), "tls", peer, moment)
-    if config.client_cert_header and peer is not None and peer in config.trusted_proxies:
+    if config.client_cert_header and peer is not None and _is_trusted_proxy(peer, config.trusted_proxies):
         value = headers.get(config.client_cert_header.lower())
         if value:
             return _from_pem(unquote(value), "proxy", peer, moment)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +48,8 @@ _WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 _WSDL_SOAP12_NS = "http://schemas.xmlsoap.org/wsdl/soap12/"
 
 CallerResult = CallerIdentity | PermissionDenied
+#: rendered WSDLs kept for distinct base URLs (one suffices with xta_server.public_url)
+WSDL_CACHE_SIZE = 8
 
 
 def caller_dependency(config: XtaServer) -> Callable[[Request], CallerResult]:
@@ -74,22 +77,32 @@ def _fault(error: XtaError, operation: Operation | None, addressing: Addressing 
 
 
 class _Wsdl:
-    """The WSDL with each port's placeholder address replaced, cached per public base URL."""
+    """The WSDL with each port's placeholder address replaced, cached per base URL.
+
+    Without ``xta_server.public_url`` the base comes from the request's Host header, which any
+    unauthenticated caller chooses: the cache keeps only the :data:`WSDL_CACHE_SIZE` most recently used
+    bases (2,000 distinct Hosts once grew an unbounded cache by 66 MiB). With ``public_url`` set there
+    is one base and one entry.
+    """
 
     def __init__(self, folder: Path) -> None:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         self._tree = etree.parse(str(folder / WSDL_NAME), parser)
-        self._cache: dict[str, bytes] = {}
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
 
     def render(self, base: str) -> bytes:
         cached = self._cache.get(base)
-        if cached is None:
-            tree = copy.deepcopy(self._tree)
-            for port in tree.iter(f"{{{_WSDL_NS}}}port"):
-                for address in port.iter(f"{{{_WSDL_SOAP12_NS}}}address"):
-                    address.set("location", f"{base}/{port.get('name')}")
-            cached = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
-            self._cache[base] = cached
+        if cached is not None:
+            self._cache.move_to_end(base)
+            return cached
+        tree = copy.deepcopy(self._tree)
+        for port in tree.iter(f"{{{_WSDL_NS}}}port"):
+            for address in port.iter(f"{{{_WSDL_SOAP12_NS}}}address"):
+                address.set("location", f"{base}/{port.get('name')}")
+        cached = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+        self._cache[base] = cached
+        while len(self._cache) > WSDL_CACHE_SIZE:
+            self._cache.popitem(last=False)
         return cached
 
 
