@@ -141,11 +141,13 @@ def _take(
     staged.commit()
     row = _row(staged, checked, direction, sender, recipient, name, channel, reply_to_id)
     with ctx.session() as session:
-        session.add(row)
-        session.flush()
-        for event in _first_events(row, checked, channel, actor):
-            session.add(event)
+        # An identical submit racing this one may insert first: the unique identity then fails the INSERT
+        # (at the flush on PostgreSQL and SQLite alike, or at the commit), and the twin is the answer.
         try:
+            session.add(row)
+            session.flush()
+            for event in _first_events(row, checked, channel, actor):
+                session.add(event)
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()
