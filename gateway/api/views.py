@@ -163,7 +163,8 @@ class Readiness(BaseModel):
     )
 
 
-def summary(message: Message) -> dict[str, Any]:
+def summary(message: Message, *, internal: bool = True) -> dict[str, Any]:
+    """The summary fields; without ``internal`` (the other party's view) the owner's last error is left out."""
     return {
         "id": message.id,
         "direction": message.direction,
@@ -179,19 +180,20 @@ def summary(message: Message) -> dict[str, Any]:
         "content_kind": message.content_kind,
         "channel": message.channel,
         "signature_status": message.signature_status,
-        "error": message.error,
+        "error": message.error if internal else None,
         "created_at": message.created_at,
         "updated_at": message.updated_at,
     }
 
 
-def summary_view(message: Message) -> MessageSummary:
-    return MessageSummary(**summary(message))
+def summary_view(message: Message, *, internal: bool = True) -> MessageSummary:
+    return MessageSummary(**summary(message, internal=internal))
 
 
-def detail_view(message: Message, events: list[MessageEvent]) -> MessageDetail:
+def detail_view(message: Message, events: list[MessageEvent], *, internal: bool = True) -> MessageDetail:
+    """The detail; the caller passes no events and ``internal=False`` for the other party's view."""
     return MessageDetail(
-        **summary(message),
+        **summary(message, internal=internal),
         payload_sha256=message.payload_ref,
         attempts=message.attempts,
         next_attempt_at=message.next_attempt_at,

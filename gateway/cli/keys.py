@@ -4,8 +4,10 @@ Private keys go to ``<data_dir>/keys/`` (see :class:`gateway.xoev.signatures.key
 their pin periods go to the participant directory's ``certificate`` table, which the verifier reads.
 Nothing here prints or logs private key material: output names a key by the SHA-256 of its public key.
 
-``expire`` ends a pin now (the row's ``not_after``) without touching the certificate: messages signed
-with it are refused as expired from then on, and the row keeps saying which certificate it was.
+``export`` writes pinned certificates as PEM (what a peer or an operator pins on its side), so nobody
+has to read them out of the database. ``expire`` ends a pin now (the row's ``not_after``) without touching
+the certificate: messages signed with it are refused as expired from then on, and the row keeps saying
+which certificate it was.
 """
 
 from __future__ import annotations
@@ -265,3 +267,51 @@ def expire_command(fingerprint: str) -> None:
             log.info("ended pin of certificate %s", row.fingerprint_sha256)
     who = owner.xoev_id if owner else "?"
     click.echo(f"certificate {row.fingerprint_sha256} of {who}: pinned until {row.not_after:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@keys_group.command("export")
+@click.argument("participant")
+@click.option(
+    "--usage",
+    type=click.Choice([CertificateUsage.SIGNING.value, CertificateUsage.TLS.value]),
+    default=CertificateUsage.SIGNING.value,
+    show_default=True,
+    help="signing: the certificates that verify its signatures; tls: its XTA client certificates.",
+)
+@click.option("--all", "include_ended", is_flag=True, help="Also certificates whose pin has ended or not begun.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the PEM file (default: standard output).",
+)
+def export_command(participant: str, usage: str, include_ended: bool, output: Path | None) -> None:
+    """Write PARTICIPANT's pinned certificates as PEM, e.g. to hand the gateway's signing certificate to a peer.
+
+    By default only the certificates pinned right now, newest pin end first; certificates are public, the
+    private keys never leave ``<data_dir>/keys``.
+    """
+    settings = Settings()
+    engine = _engine(settings)
+    now = dt.datetime.now(dt.UTC)
+    with session_scope(engine) as session:
+        entry = _participant(session, participant)
+        statement = select(Certificate).where(
+            Certificate.participant_id == entry.id, Certificate.usage == CertificateUsage(usage)
+        )
+        if not include_ended:
+            statement = statement.where(col(Certificate.not_before) <= now, col(Certificate.not_after) >= now)
+        rows = session.exec(statement.order_by(col(Certificate.not_after).desc(), col(Certificate.id))).all()
+        pems = [(row.fingerprint_sha256, row.not_after, row.pem) for row in rows]
+    if not pems:
+        hint = "" if include_ended else " (--all includes certificates whose pin has ended)"
+        raise click.ClickException(f"{participant} has no pinned {usage} certificate{hint}")
+    data = "".join(pem if pem.endswith("\n") else pem + "\n" for _, _, pem in pems)
+    if output is None:
+        click.echo(data, nl=False)
+    else:
+        output.write_text(data, encoding="ascii")
+    for fingerprint, not_after, _ in pems:
+        click.echo(
+            f"exported {usage} certificate {fingerprint} of {participant} (pinned until {not_after:%Y-%m-%d})", err=True
+        )

@@ -1,4 +1,4 @@
-"""What a console user may see: a participant admin only the messages its authority sent or received.
+"""What a console user may see: a participant admin only its authority's messages (gateway.pipeline.visibility).
 
 The narrowing is a WHERE clause added to every message query, so a message of another authority is a
 404 exactly like one that does not exist, whether reached by a link or by a typed URL.
@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from gateway.console.users import ConsoleAccount
+from gateway.pipeline.visibility import visible_to_participant
 from gateway.store.models import ConsoleRole, Message
 
 
 def visible_to(user: ConsoleAccount) -> sa.ColumnElement[bool]:
     if user.role is ConsoleRole.PARTICIPANT_ADMIN:
-        return sa.or_(col(Message.sender_id) == user.participant, col(Message.recipient_id) == user.participant)
+        return visible_to_participant(user.participant or "")
     return sa.true()
 
 

@@ -2,6 +2,9 @@
 
 Only the database knows which payloads are in use, so this lives in the pipeline, not the store. A
 payload younger than the grace period is kept even when unreferenced: its row may be about to commit.
+Stages (uploads being written or checked) are never taken from a live process, whatever their age; those
+of a process that died are removed after the grace period, or at once when a worker starts
+(:func:`remove_partial_stages`), see :mod:`gateway.store.payloads`.
 """
 
 from __future__ import annotations
@@ -23,3 +26,8 @@ def collect_garbage(ctx: PipelineContext, *, now: float | None = None) -> list[s
     grace = ctx.settings.pipeline.payload_grace_seconds
     ctx.payloads.remove_stale_temp_files(grace, now=now)
     return ctx.payloads.collect_garbage(referenced_payloads(ctx), grace, now=now)
+
+
+def remove_partial_stages(ctx: PipelineContext) -> int:
+    """At start-up: remove the partial uploads of processes that died (live ones hold their lock)."""
+    return ctx.payloads.remove_stale_temp_files(0)

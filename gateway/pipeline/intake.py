@@ -177,13 +177,15 @@ def _take(
     row = _row(staged, checked, direction, sender, recipient, name, channel, reply_to_id)
     row.gateway_made = gateway_made
     with ctx.session() as session:
-        session.add(row)
-        session.flush()
-        for event in _first_events(row, checked, channel, actor):
-            session.add(event)
-        if anticipated is not None:
-            session.add(_own_answer_note(anticipated, row, actor))
+        # An identical submit racing this one may insert first: the unique identity then fails the INSERT
+        # (at the flush on PostgreSQL and SQLite alike, or at the commit), and the twin is the answer.
         try:
+            session.add(row)
+            session.flush()
+            for event in _first_events(row, checked, channel, actor):
+                session.add(event)
+            if anticipated is not None:
+                session.add(_own_answer_note(anticipated, row, actor))
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()

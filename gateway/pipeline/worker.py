@@ -24,7 +24,7 @@ from types import FrameType
 
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms_export import Exporter
-from gateway.pipeline.gc import collect_garbage
+from gateway.pipeline.gc import collect_garbage, remove_partial_stages
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import WORK_STATES
 from gateway.pipeline.steps import run_step
@@ -112,6 +112,8 @@ class Worker:
     def run(self, *, once: bool = False) -> WorkerStats:
         """The loop; with ``once`` it returns as soon as nothing is due."""
         log.info("worker started", extra={"worker_id": self.worker_id})
+        if partial := remove_partial_stages(self.ctx):
+            log.info("removed %d partial upload(s) of a stopped process", partial, extra={"worker_id": self.worker_id})
         while not self.stopping.is_set():
             self.housekeeping()
             worked = self.drain()

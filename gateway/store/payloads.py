@@ -9,20 +9,30 @@ and a database row can reference a payload by its hash alone.
 Garbage collection is the caller's job (only the database knows which payloads are referenced); the
 store offers ``stored()``, ``delete()`` and ``collect_garbage()`` with a grace period so that a payload
 written a moment ago, whose row is not committed yet, is never collected.
+
+An upload is staged in a folder of its own under ``tmp/`` for as long as it streams and is checked, which
+for a large package on a slow line can take hours. Its process holds an exclusive ``flock`` on a lock file
+in that folder from before the folder gets its ``stage-`` name until it is removed, so the clean-up of
+left-over stages (any process, any time) skips every stage whose owner is alive, whatever its age; the
+kernel drops the lock when the owner dies, even by SIGKILL, and the next clean-up (a worker's start-up
+removes them at once) takes the partial upload away. The lock is a regular file, not the folder, so it
+also works where directories cannot be locked (NFS emulates flock with byte-range locks on files).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import time
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 CHUNK_BYTES = 1024 * 1024
 """How much is read from a file object at a time; bounds the memory a write needs."""
@@ -31,6 +41,10 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _TMP_DIR = "tmp"
+_STAGE_PREFIX = "stage-"  # a stage whose owner holds (or held, until it died) the lock
+_NEW_PREFIX = "new-"  # a stage being set up, not yet locked: only removed after the grace period
+_STAGE_LOCK = "lock"  # the lock file in a stage folder
+_STAGE_DATA = "data"  # the folder holding the staged file, so that its name can be anything plain
 
 
 class PayloadError(Exception):
@@ -191,8 +205,8 @@ class PayloadStore:
         if name is not None and (not name or "/" in name or "\\" in name or "\0" in name or name in (".", "..")):
             raise ValueError(f"not a plain file name: {name!r}")
         self._ensure_dir(self._tmp)
-        folder = Path(tempfile.mkdtemp(prefix="stage-", dir=self._tmp))  # created 0o700
-        path = folder / (name or "payload")
+        folder, lock_fd = self._new_stage()
+        path = folder / _STAGE_DATA / (name or "payload")
         try:
             digest = hashlib.sha256()
             size = 0
@@ -208,12 +222,29 @@ class PayloadStore:
                 os.fsync(out.fileno())
             yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size))
         finally:
-            # the staged file, also if the caller renamed it; the folder may be gone already when
-            # remove_stale_temp_files took it from a stage that outlived the grace period
-            with contextlib.suppress(FileNotFoundError):
-                for leftover in folder.iterdir():
-                    leftover.unlink(missing_ok=True)
-                folder.rmdir()
+            # the staged file, also if the caller renamed it, then the lock: while it is held, no
+            # clean-up touches the folder
+            try:
+                _remove_tree(folder)
+            finally:
+                os.close(lock_fd)
+
+    def _new_stage(self) -> tuple[Path, int]:
+        """A fresh stage folder, already locked by this process when it gets its ``stage-`` name."""
+        fresh = Path(tempfile.mkdtemp(prefix=_NEW_PREFIX, dir=self._tmp))  # created 0o700
+        lock_fd = -1
+        try:
+            lock_fd = os.open(fresh / _STAGE_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            (fresh / _STAGE_DATA).mkdir(mode=DIR_MODE)
+            folder = fresh.with_name(_STAGE_PREFIX + fresh.name[len(_NEW_PREFIX) :])
+            fresh.rename(folder)
+        except BaseException:
+            _remove_tree(fresh)
+            if lock_fd >= 0:
+                os.close(lock_fd)
+            raise
+        return folder, lock_fd
 
     def _commit_staged(self, path: Path, ref: PayloadRef) -> PayloadRef:
         final = self.path_of(ref.sha256)
@@ -221,6 +252,8 @@ class PayloadStore:
         if self._refresh_existing(final, ref.size):
             path.unlink()
         else:
+            # the grace period of garbage collection starts now, not when the (maybe slow) upload ended
+            os.utime(path)
             os.replace(path, final)
             _fsync_dir(final.parent)
         return ref
@@ -315,23 +348,63 @@ class PayloadStore:
         return deleted
 
     def remove_stale_temp_files(self, grace_seconds: float, now: float | None = None) -> int:
-        """Remove temporary files left by a crash during a write; returns how many were removed."""
+        """Remove what crashed writes left in the staging area; returns how many files were removed.
+
+        A stage whose owner is alive holds its lock and is skipped, however old it is (a slow upload of a
+        large package, a long validation). A stage whose lock can be taken belongs to a process that died:
+        it is removed once its folder is older than ``grace_seconds`` (0 at start-up: at once). Loose
+        files and stages that never got their lock are removed after the grace period.
+        """
         if not self._tmp.is_dir():
             return 0
         cutoff = (time.time() if now is None else now) - grace_seconds
         removed = 0
         for entry in self._tmp.iterdir():
             try:
-                if entry.stat().st_mtime > cutoff:
+                if entry.is_dir() and entry.name.startswith(_STAGE_PREFIX):
+                    removed += self._remove_dead_stage(entry, cutoff)
+                elif entry.stat().st_mtime > cutoff:
                     continue
-                if entry.is_dir() and entry.name.startswith("stage-"):
-                    for inner in entry.iterdir():
-                        inner.unlink()
-                        removed += 1
-                    entry.rmdir()
+                elif entry.is_dir() and entry.name.startswith(_NEW_PREFIX):
+                    removed += _remove_tree(entry)
                 elif entry.is_file():
                     entry.unlink()
                     removed += 1
             except FileNotFoundError:
                 continue
         return removed
+
+    @staticmethod
+    def _remove_dead_stage(folder: Path, cutoff: float) -> int:
+        """Remove ``folder`` if no live process holds its lock and it is older than ``cutoff``."""
+        try:
+            lock_fd = os.open(folder / _STAGE_LOCK, os.O_RDWR)
+        except FileNotFoundError:  # a stage of an older version without a lock: age alone decides
+            if folder.stat().st_mtime > cutoff:
+                return 0
+            return _remove_tree(folder)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # its owner is alive: a stage in progress
+            if folder.stat().st_mtime > cutoff:
+                return 0
+            return _remove_tree(folder)
+        finally:
+            os.close(lock_fd)
+
+
+def _remove_tree(folder: Path) -> int:
+    """Remove ``folder`` and everything below it (gone already is fine); returns how many staged files went
+    (the lock file is not counted)."""
+
+    def ignore_gone(function: Callable[..., Any], path: str, exc_info: Any) -> None:
+        if not isinstance(exc_info[1], FileNotFoundError):
+            raise exc_info[1]
+
+    removed = sum(len(files) for _, _, files in os.walk(folder))
+    if (folder / _STAGE_LOCK).is_file():
+        removed -= 1
+    shutil.rmtree(folder, onerror=ignore_gone)
+    return removed

@@ -9,6 +9,7 @@ tests/xta) and are excluded by their base path.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +19,8 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from gateway.participants.tokens import Scope, create_token, revoke_token
+from gateway.store.models import Message, MessageState
+from gateway.store.queue import transition
 from tests.api.support import ALTENBURG, ALTENBURG_PARTY, ARCHIVE, GOTHA, OPERATOR, Gateway, assert_problem, offer
 
 XTA_PREFIX = "/services/XTAService"
@@ -206,17 +209,27 @@ def test_another_authority_sees_nothing_of_gotha(gateway: Gateway, fixture: Fixt
         pytest.fail(f"unknown isolation rule {spec.isolation}")
 
 
-def test_the_recipient_sees_the_message_and_the_operator_sees_all(gateway: Gateway, fixture: Fixture) -> None:
+def test_the_recipient_sees_the_message_once_sent_and_the_operator_sees_all(gateway: Gateway, fixture: Fixture) -> None:
     gotha_id = fixture.gotha_message["id"]
+    with gateway.client(gateway.token(GOTHA, Scope.SUBMIT)) as client:
+        name, data = offer(320)
+        sent_id = client.post("/api/v1/messages", content=data, headers={"X-Filename": name}).json()["id"]
+    with Session(gateway.ctx.engine, expire_on_commit=False) as session:
+        row = session.get(Message, uuid.UUID(sent_id))
+        assert row is not None
+        for state in (MessageState.QUEUED, MessageState.SENT):
+            transition(session, row, state, "test", f"test moves it to {state.value}")
     with gateway.client(gateway.token(ARCHIVE, Scope.READ)) as archive:
-        assert archive.get(f"/api/v1/messages/{gotha_id}").status_code == 200
-        assert archive.get(f"/api/v1/messages/{gotha_id}/payload").status_code == 200
+        # not yet sent: the recipient sees nothing of it (issue 10, item 6; tests/api/test_visibility.py)
+        assert archive.get(f"/api/v1/messages/{gotha_id}").status_code == 404
+        assert archive.get(f"/api/v1/messages/{sent_id}").status_code == 200
+        assert archive.get(f"/api/v1/messages/{sent_id}/payload").status_code == 200
         listed = {m["id"] for m in archive.get("/api/v1/messages").json()["items"]}
-        assert {gotha_id, fixture.altenburg_message["id"]} <= listed
+        assert sent_id in listed and gotha_id not in listed
         # a recipient may read, but not cancel the sender's message
         assert_problem(
             httpx.post(
-                f"{gateway.url}/api/v1/messages/{gotha_id}/cancel",
+                f"{gateway.url}/api/v1/messages/{sent_id}/cancel",
                 headers={"Authorization": f"Bearer {gateway.token(ARCHIVE, Scope.SUBMIT, Scope.READ)}"},
             ),
             403,
@@ -224,4 +237,4 @@ def test_the_recipient_sees_the_message_and_the_operator_sees_all(gateway: Gatew
         )
     with gateway.client(gateway.token(OPERATOR, Scope.ADMIN)) as operator:
         listed = {m["id"] for m in operator.get("/api/v1/messages", params={"limit": 200}).json()["items"]}
-        assert {gotha_id, fixture.altenburg_message["id"]} <= listed
+        assert {gotha_id, sent_id, fixture.altenburg_message["id"]} <= listed

@@ -1,7 +1,8 @@
 """Reading messages: one with its history, its payload as a stream, and filtered, paginated listings.
 
 Every query is narrowed by :func:`gateway.api.visibility.visible_to`; a message the token may not see
-is a 404, indistinguishable from one that does not exist.
+is a 404, indistinguishable from one that does not exist, and the other party's history and errors are
+left out of what it may see.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gateway.api.auth import Reader
 from gateway.api.problems import INVALID_REQUEST, NOT_FOUND, ApiProblem, error_responses
 from gateway.api.state import ApiState, api_state
 from gateway.api.views import MessageDetail, MessagePage, detail_view, summary_view
-from gateway.api.visibility import events_of, visible_message, visible_to
+from gateway.api.visibility import history_for, sees_internals, visible_message, visible_to
 from gateway.participants.spec import XOEV_ID_PATTERN
 from gateway.store.models import Direction, Message, MessageState
 from gateway.store.payloads import CHUNK_BYTES, PayloadNotFound
@@ -44,7 +45,8 @@ def get_message(
 ) -> MessageDetail:
     with Session(state.engine) as session:
         message = visible_message(session, principal, message_id)
-        return detail_view(message, events_of(session, message))
+        internal = sees_internals(principal, message)
+        return detail_view(message, history_for(session, principal, message), internal=internal)
 
 
 def _download_name(message: Message) -> str:
@@ -180,4 +182,6 @@ def list_messages(
     if len(rows) > limit:
         last = page[-1]
         next_cursor = cursor.encode(cursor.Position(last.created_at, last.id), filters)
-    return MessagePage(items=[summary_view(m) for m in page], next_cursor=next_cursor)
+    return MessagePage(
+        items=[summary_view(m, internal=sees_internals(principal, m)) for m in page], next_cursor=next_cursor
+    )

@@ -16,7 +16,7 @@ from gateway.api.auth import Reader
 from gateway.api.problems import NOT_FOUND, ApiProblem, error_responses
 from gateway.api.state import ApiState, api_state
 from gateway.api.views import ProcessView, summary_view
-from gateway.api.visibility import visible_to
+from gateway.api.visibility import sees_internals, visible_to
 from gateway.pipeline.processes import describe_thread
 from gateway.store.models import Message
 
@@ -45,4 +45,8 @@ def get_process(
         if not messages:
             raise ApiProblem(NOT_FOUND, f"no process {process_id} visible to this token")
         thread = describe_thread(session, process_id, messages, state.settings)
-    return ProcessView(process_id=process_id, messages=[summary_view(m) for m in messages], thread=thread)
+    return ProcessView(
+        process_id=process_id,
+        messages=[summary_view(m, internal=sees_internals(principal, m)) for m in messages],
+        thread=thread,
+    )

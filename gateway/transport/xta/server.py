@@ -114,6 +114,8 @@ class XtaService:
         self.folder = bundle_dir(settings.schema_dir)
         self.context = Context(backend, load_schemas(self.folder), self.config.server_identity)
         self.spool_root = self.config.spool_dir or settings.data_dir / "xta-spool"
+        # no content item larger than the largest message the pipeline takes is spooled (issue 10, item 9)
+        self.max_item_bytes = min(self.config.max_request_bytes, settings.pipeline.max_submit_bytes)
         self.wsdl = _Wsdl(self.folder)
         # every schema beside the WSDL, including the dotfile ".xsd" (the SOAP envelope schema)
         self.resources = {p.name for p in self.folder.iterdir() if p.is_file() and p.name.endswith(".xsd")}
@@ -178,7 +180,7 @@ class XtaService:
         addressing: Addressing | None = None
         if isinstance(caller, PermissionDenied):
             return _fault(caller, None, None, self.config)
-        spool = Spool(self.spool_root, self.config.max_request_bytes)
+        spool = Spool(self.spool_root, self.config.max_request_bytes, self.max_item_bytes)
         try:
             if port not in PORTS:
                 raise ParameterInvalid(ErrorCode.INVALID_URI, f"no XTA port {port!r}")

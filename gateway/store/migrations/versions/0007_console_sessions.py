@@ -1,7 +1,7 @@
 """Console sessions bound to a user's identity and session generation; sign-in throttle per client address.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03
 
 A session cookie used to carry only ``console_user.id``, which SQLite hands out again after a user is
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
