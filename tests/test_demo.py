@@ -31,7 +31,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from gateway.config import Limits, Settings
+from gateway.config import Settings
 from gateway.console.users import check_sign_in
 from gateway.demo.banner import start_up_block
 from gateway.demo.setup import DEMO_ADMIN, DEMO_ARCHIVE, DEMO_DISTRICT, DemoSetup, prepare_demo
@@ -39,13 +39,10 @@ from gateway.participants.tokens import authenticate
 from gateway.pipeline import directory
 from gateway.pipeline.context import PipelineContext, context_from_settings
 from gateway.store.models import Certificate, Participant
-from gateway.xoev.build import build, build_receipt
+from gateway.xoev.build import build
 from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Party
-from gateway.xoev.parsing.parse import parse_message
-from gateway.xoev.parsing.safe_xml import parse_xml
 from gateway.xoev.schemas.registry import SchemaRegistry
-from gateway.xoev.signatures.signature import strip_signature
 
 MEMBERS = {
     "psw:16077000": "Landratsamt Altenburger Land",
@@ -242,6 +239,14 @@ def _listed(client: httpx.Client, **params: str) -> list[dict[str, Any]]:
     return list(response.json()["items"])
 
 
+def _xgw(work: Path, *args: str) -> str:
+    result = subprocess.run(
+        [XGW, *args], cwd=work, env=_newcomer_env(work), capture_output=True, text=True, timeout=SLOW, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def _offer() -> tuple[str, bytes]:
     """A 0501 of Altenburger Land to the Landesarchiv, as `xgw generate --type 0501` makes it for the demo."""
     generated = generate_message("3.1.0", "0501", documents=3, size=0, seed=501).message
@@ -280,51 +285,82 @@ def test_serve_demo_tells_the_story_from_one_command(demo: Demo) -> None:
         )
         assert signed_in.status_code == 303, signed_in.text
 
-    # 0501: the district offers its records to the archive with its own token
+    # The Aussonderung as README.md walks it: the district offers (0501) with its token and hands over
+    # (0503) through its transfer directory; the archive answers everything by hand with its own token
+    # and `xgw demo answer`; the gateway answers the district's receipt (0505) for it.
+    work = demo.work
+    district_in = work / "var" / "demo" / "altenburger-land" / "in"
+    district_out = district_in.parent / "out"
     name, offer = _offer()
+    (work / "district").mkdir()
+    (work / "district" / name).write_bytes(offer)
     with demo.client(DEMO_DISTRICT) as district, demo.client(DEMO_ARCHIVE) as archive:
         submitted = district.post("/api/v1/messages", content=offer, headers={"X-Filename": name})
         assert submitted.status_code == 201, submitted.text
         process_id = submitted.json()["process_id"]
 
-        # the archive finds it in its mailbox, signed for the district and verified for the archive
-        arrived = _wait_for(
-            "the offer in the archive's mailbox",
-            lambda: [
-                m
-                for m in _listed(archive, direction="in", type="0501", process=process_id)
-                if m["state"] in ("delivered", "confirmed")
-            ],
-        )[0]
-        detail = archive.get(f"/api/v1/messages/{arrived['id']}").json()
-        assert detail["signature"]["status"] == "verified", detail["signature"]
+        def fetch(code: str) -> Path:
+            """The archive downloads what reached its mailbox (signed for the district, verified for it)."""
+            arrived = _wait_for(
+                f"the {code} in the archive's mailbox",
+                lambda: [
+                    m
+                    for m in _listed(archive, direction="in", type=code, process=process_id)
+                    if m["state"] in ("delivered", "confirmed")
+                ],
+            )[0]
+            if code == "0501":
+                detail = archive.get(f"/api/v1/messages/{arrived['id']}").json()
+                assert detail["signature"]["status"] == "verified", detail["signature"]
+            payload = archive.get(f"/api/v1/messages/{arrived['id']}/payload")
+            assert payload.status_code == 200
+            target = work / "archive" / arrived["filename"]
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(payload.content)
+            return target
 
-        # 0502: the archive appraises the offer and answers with its own token
-        payload = archive.get(f"/api/v1/messages/{arrived['id']}/payload")
-        assert payload.status_code == 200
-        received = parse_message(strip_signature(parse_xml(payload.content, Limits())))
-        appraisal = build_receipt(received, "0502", receipt_requested=True)
-        answered = archive.post(
-            "/api/v1/messages", content=appraisal.to_bytes(), headers={"X-Filename": f"{appraisal.stem}.xml"}
+        def archive_answers(received: Path, code: str) -> int:
+            written = Path(_xgw(work, "demo", "answer", str(received), "--type", code, "--out", "archive"))
+            answer = archive.post(
+                "/api/v1/messages", content=(work / written).read_bytes(), headers={"X-Filename": written.name}
+            )
+            assert answer.status_code in (201, 409), answer.text
+            return answer.status_code
+
+        def in_district_inbox(code: str) -> Path:
+            found = _wait_for(
+                f"the {code} in the district's transfer directory",
+                lambda: [p for p in district_in.iterdir() if p.name.startswith(process_id) and f".{code}." in p.name],
+            )
+            return Path(found[0])
+
+        received_offer = fetch("0501")
+        # the receipt is the archive's to give; until the archive's entry says so (receipts = recipient),
+        # the gateway gives it on the archive's behalf and the archive's own copy is a 409 naming it
+        archive_answers(received_offer, "0504")
+        assert archive_answers(received_offer, "0502") == 201
+        in_district_inbox("0504")
+        appraisal = in_district_inbox("0502")
+        fetch("0505")  # the district's DMS gives no receipts: the gateway answers the 0502 for it
+
+        package = Path(_xgw(work, "demo", "answer", str(appraisal), "--type", "0503", "--out", "district"))
+        staged = district_out / f".{package.name}.part"  # the DMS writes, then renames: no half file is taken
+        staged.write_bytes((work / package).read_bytes())
+        staged.rename(district_out / package.name)
+
+        handed_over = fetch("0503")
+        archive_answers(handed_over, "0507")
+        assert archive_answers(handed_over, "0506") == 201
+        in_district_inbox("0507")
+        in_district_inbox("0506")
+
+        thread = _wait_for(
+            "the process to be complete",
+            lambda: (t := district.get(f"/api/v1/processes/{process_id}").json())["thread"]["complete"] and t,
         )
-        assert answered.status_code == 201, answered.text
-
-        # the district sees the 0504 receipt and the 0502, delivered into its transfer directory
-        def answers() -> set[str]:
-            listed = _listed(district, direction="in", process=process_id)
-            return {m["message_type"] for m in listed if m["state"] in ("delivered", "confirmed")}
-
-        _wait_for("0504 and 0502 at the district", lambda: {"0502", "0504"} <= answers())
-        inbox = demo.work / "var" / "demo" / "altenburger-land" / "in"
-        delivered = {p.name for p in inbox.iterdir()}
-        assert any(n.startswith(process_id) and n.endswith(".0502.xml") for n in delivered), delivered
-        # ... and the district's receipt for the appraisal (0505) reaches the archive
-        _wait_for(
-            "the 0505 at the archive",
-            lambda: _listed(archive, direction="in", type="0505", process=process_id),
-        )
-        sent = _listed(district, direction="out", type="0501", process=process_id)
-        assert sent[0]["state"] == "acknowledged"
+        codes = sorted({m["message_type"] for m in thread["messages"]})
+        assert codes == ["0501", "0502", "0503", "0504", "0505", "0506", "0507"]
+        assert (district_out / "processed" / package.name).is_file()  # the DMS sees its file was taken
 
     assert demo.problems() == [], demo.problems()
     assert any("serving on" in entry.get("msg", "") for entry in demo.log)
