@@ -133,6 +133,18 @@ def test_the_start_up_block_names_every_authority_and_the_next_step(tmp_path: Pa
     assert "xgw generate --type 0501" in block and "$DISTRICT_TOKEN" in block
 
 
+def test_the_next_command_names_the_checkouts_script_when_xgw_is_not_on_path(tmp_path: Path) -> None:
+    from gateway.demo.banner import command_name
+
+    checkout = tmp_path / "xoev-gateway"
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / "scripts").mkdir()
+    (checkout / "scripts" / "xgw").write_text("#!/bin/sh\n", encoding="utf-8")
+    assert command_name(str(checkout / ".venv" / "bin" / "xgw")) == str(checkout / "scripts" / "xgw")
+    assert command_name(str(tmp_path / "elsewhere" / "xgw")) == str(tmp_path / "elsewhere" / "xgw")
+    assert command_name("python") == "xgw"
+
+
 # -- a real `xgw serve --demo` process ----------------------------------------------------------------------
 
 

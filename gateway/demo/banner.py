@@ -16,12 +16,18 @@ from gateway.demo.setup import DEMO_ARCHIVE, DEMO_DISTRICT, DemoSetup
 
 
 def command_name(argv0: str | None = None) -> str:
-    """How the reader calls xgw: ``xgw`` when that is the program on PATH, else the program as started."""
+    """How the reader calls xgw: ``xgw`` when that is the program on PATH, the checkout's ``scripts/xgw``
+    when it runs from a checkout's ``.venv``, else the program as started."""
     program = Path(argv0 if argv0 is not None else sys.argv[0])
-    found = shutil.which("xgw")
-    if program.name == "xgw" and found is not None and Path(found).resolve() == program.resolve():
+    if program.name != "xgw":
         return "xgw"
-    return shlex.quote(str(program)) if program.name == "xgw" else "xgw"
+    found = shutil.which("xgw")
+    if found is not None and Path(found).resolve() == program.resolve():
+        return "xgw"
+    script = program.absolute().parent.parent.parent / "scripts" / "xgw"
+    if program.absolute().parent.parent.name == ".venv" and script.is_file():
+        return shlex.quote(str(script))
+    return shlex.quote(str(program))
 
 
 def start_up_block(setup: DemoSetup, base_url: str, data_dir: Path, *, xgw: str | None = None) -> str:
