@@ -133,6 +133,26 @@ def test_the_start_up_block_names_every_authority_and_the_next_step(tmp_path: Pa
     assert "xgw generate --type 0501" in block and "$DISTRICT_TOKEN" in block
 
 
+def test_an_xman_archive_gets_a_transfer_directory_per_district_with_its_answer_folders(tmp_path: Path) -> None:
+    """What the archive's entry needs when it is reached through x-man's transfer directories."""
+    from gateway.demo.setup import _adapter_folders
+
+    root = tmp_path / "demo" / "landesarchiv"
+    config = {
+        "kind": "hotfolder",
+        "preset": "xman",
+        "path": str(root),
+        "transfer_dirs": {"psw:16077000": "altenburger-land", "psw:16067000": "gotha"},
+    }
+    folders = set(_adapter_folders(config))
+    assert {root, root / ".xgw-staging", root / "altenburger-land", root / "gotha"} <= folders
+    for district in ("altenburger-land", "gotha"):
+        assert {root / district / code for code in ("0502", "0504", "0506", "0507")} <= folders
+    plain = {"kind": "hotfolder", "path": str(root)}
+    assert _adapter_folders(plain) == [root, root / "in", root / "out"]
+    assert _adapter_folders({"kind": "mayan", "url": "https://dms.example"}) == []
+
+
 def test_the_next_command_names_the_checkouts_script_when_xgw_is_not_on_path(tmp_path: Path) -> None:
     from gateway.demo.banner import command_name
 

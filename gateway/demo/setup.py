@@ -93,13 +93,32 @@ def demo_specs(settings: Settings) -> list[ParticipantSpec]:
     return specs
 
 
+#: x-man's answer folders in each transfer directory and the gateway's staging folder beside them, when the
+#: archive's entry leaves them at their defaults (``preset = "xman"``, docs/adapters.md)
+XMAN_ANSWER_FOLDERS = ("0502", "0504", "0506", "0507")
+XMAN_STAGING = ".xgw-staging"
+
+
 def _adapter_folders(config: dict[str, Any]) -> list[Path]:
-    """The local folders a hotfolder adapter needs: its transfer directory, inbox and outbox."""
+    """The local folders a hotfolder adapter needs, which a demo must create because nobody else will.
+
+    A plain transfer directory: its inbox and outbox. An x-man one (``preset = "xman"``): one directory per
+    district with x-man's answer folders, and the staging folder beside them -- that adapter never creates
+    a transfer directory itself, since x-man would not read one it was not configured with.
+    """
     path = config.get("path")
     if config.get("kind") != "hotfolder" or not isinstance(path, str):
         return []
     root = Path(path)
-    return [root, root / str(config.get("inbox", "in")), root / str(config.get("outbox", "out"))]
+    if config.get("preset") != "xman":
+        return [root, root / str(config.get("inbox", "in")), root / str(config.get("outbox", "out"))]
+    answers = config.get("answer_dirs") or dict.fromkeys(XMAN_ANSWER_FOLDERS, "")
+    answer_folders = [str(folder or code) for code, folder in dict(answers).items()]
+    folders = [root, root / str(config.get("staging", XMAN_STAGING))]
+    for directory_name in dict(config.get("transfer_dirs") or {}).values():
+        folders.append(root / str(directory_name))
+        folders.extend(root / str(directory_name) / answer for answer in answer_folders)
+    return folders
 
 
 def _ensure_signing_key(ctx: PipelineContext, session: Session, participant: Participant) -> bool:
