@@ -43,6 +43,7 @@ from gateway.xoev.build import build
 from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Party
 from gateway.xoev.schemas.registry import SchemaRegistry
+from tests.store.conftest import available_backends, empty_database
 
 MEMBERS = {
     "psw:16077000": "Landratsamt Altenburger Land",
@@ -61,17 +62,20 @@ SLOW = 120.0  # seconds: an upper bound on a loaded 2-core machine, never a slee
 # -- in-process: what the demo prepares ------------------------------------------------------------------
 
 
-@pytest.fixture
-def demo_ctx(tmp_path: Path, settings: Settings, registry: SchemaRegistry) -> Iterator[PipelineContext]:
+@pytest.fixture(params=available_backends())
+def demo_ctx(
+    request: pytest.FixtureRequest, tmp_path: Path, settings: Settings, registry: SchemaRegistry
+) -> Iterator[PipelineContext]:
     data = tmp_path / "data"
-    ctx = context_from_settings(
-        settings.model_copy(update={"data_dir": data, "database_url": f"sqlite:///{data / 'gateway.db'}"}),
-        registry=registry,
-    )
-    try:
-        yield ctx
-    finally:
-        ctx.engine.dispose()
+    data.mkdir()
+    with empty_database(request.param, data, prefix="xgw_demo") as url:
+        ctx = context_from_settings(
+            settings.model_copy(update={"data_dir": data, "database_url": url}), registry=registry
+        )
+        try:
+            yield ctx
+        finally:
+            ctx.engine.dispose()
 
 
 def test_the_demo_prepares_members_keys_folders_tokens_and_an_admin(demo_ctx: PipelineContext) -> None:
