@@ -2,9 +2,10 @@
 
 :func:`create_app` wires the pieces for one pipeline context: the routes, the problem+json handlers,
 the request middleware (request id, access log, HTTP metrics, last-resort 500) and the XTA router at
-its configured base path. The OpenAPI document is served at ``/api/v1/openapi.json`` to any valid token
-(every endpoint but /healthz and /readyz is authenticated; there is no public Swagger UI) and documents
-every route's problem responses.
+its configured base path. The OpenAPI document (``/openapi.json``, also at ``/api/v1/openapi.json``), a
+Swagger UI at ``/docs`` and a landing page at ``/`` are public (gateway/api/routes/home.py): they describe
+the API and hold no data, while every operation they document needs a token (all but /healthz and
+/readyz). The document lists every route's problem responses.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from gateway import __version__
-from gateway.api.auth import AnyPrincipal
 from gateway.api.metrics import ApiMetrics
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.problems import Problem, install_handlers
-from gateway.api.routes import actions, dms_objects, health, messages, participants, processes, submit
+from gateway.api.routes import actions, dms_objects, health, home, messages, participants, processes, submit
 from gateway.api.state import ApiState
 from gateway.console.mount import mount_console
 from gateway.pipeline.context import PipelineContext
@@ -32,7 +32,8 @@ DESCRIPTION = """
 The REST face of xoev-gateway: submit xdomea messages, follow them through the pipeline, download them.
 
 Every endpoint except `/healthz` and `/readyz` needs `Authorization: Bearer <token>` (create tokens with
-`xgw tokens create PARTICIPANT --scope submit,read`). A token sees only the messages its participant sent
+`xgw tokens create PARTICIPANT --scope submit,read`; `xgw serve --demo` prints one per demo participant);
+in this page, **Authorize** takes it. A token sees only the messages its participant sent
 or received; admin tokens (the operator's) see all. Errors are RFC 9457 `application/problem+json`.
 """
 
@@ -74,14 +75,14 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
     app = FastAPI(
         title="xoev-gateway API",
         version=__version__,
-        openapi_url=None,  # served below, behind a token like every endpoint
+        openapi_url=None,  # served by gateway/api/routes/home.py, with the Swagger UI from local files
         docs_url=None,
         redoc_url=None,
     )
     metrics = ApiMetrics(ctx.engine)
     app.state.xgw = ApiState(ctx=ctx, metrics=metrics)
     install_handlers(app)
-    for module in (health, submit, messages, actions, processes, participants, dms_objects):
+    for module in (home, health, submit, messages, actions, processes, participants, dms_objects):
         app.include_router(module.router)
     backend = xta_backend or PipelineXtaBackend(ctx)
     app.include_router(xta_router(backend, ctx.settings))
@@ -90,7 +91,7 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
-    def openapi_document(_: AnyPrincipal) -> JSONResponse:
-        return JSONResponse(app.openapi())
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())  # where it was before /openapi.json: public as well
 
     return app

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "rules": "gateway.cli.schemas:rules_command",
     "config": "gateway.cli.config_cmd:config_command",
     "generate": "gateway.cli.generate:generate_command",
+    "demo": "gateway.cli.demo:demo_group",
     "keys": "gateway.cli.keys:keys_group",
     "participants": "gateway.cli.participants:participants_group",
     "tokens": "gateway.cli.tokens:tokens_group",

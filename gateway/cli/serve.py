@@ -4,6 +4,10 @@ Start-up upgrades the database to this gateway's schema, or refuses with the rea
 by a newer gateway, a foreign database); a missing or altered schema bundle is refused too. With no
 configuration at all it serves from ``./var`` (SQLite database, payloads) on 127.0.0.1:8080.
 
+The port is bound first, before the database is touched or the worker started, so that a port in use
+is the one error an operator sees; ``--demo`` prepares the demo (gateway/demo/setup.py) and prints one
+block saying where to sign in and what to try (gateway/demo/banner.py).
+
 With ``--tls-cert``/``--tls-key`` it serves HTTPS; ``--tls-client-ca`` makes it ask every client for a
 certificate signed by that CA and hand the verified certificate to the XTA ports, where it is bound to
 the account (mutual TLS without a proxy, see gateway/cli/serve_tls.py).
@@ -11,7 +15,9 @@ the account (mutual TLS without a proxy, see gateway/cli/serve_tls.py).
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +27,6 @@ import click
 from gateway.cli.serve_http import HttpServer, allow_plain_http_option, check_exposure
 from gateway.cli.serve_tls import ClientAuth, TlsOptions
 from gateway.config import Settings
-from gateway.demo import DEMO_DIRECTORY
 
 if TYPE_CHECKING:
     from gateway.pipeline.context import PipelineContext
@@ -29,33 +34,46 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.serve")
 
 
-DEMO_TOKEN_NAME = "demo (xgw serve --demo)"  # noqa: S105 - the tokens' label, not a secret
+def _bind(host: str, port: int) -> list[socket.socket]:
+    """Listen on ``host``:``port`` before anything else happens, or refuse with one clear error.
 
-
-def _load_demo(ctx: PipelineContext) -> list[tuple[str, str]]:
-    """Import the demo directory and issue fresh demo tokens, revoking the previous ones.
-
-    A demo must work from one command, so the tokens are printed; they are revoked on the next ``--demo``
-    start, and a production gateway never runs with ``--demo``.
+    A port in use must be the first and only thing the operator sees, not a traceback after the worker
+    and the database migration already ran; and "serving on" must only be logged once it is true. The
+    sockets are handed to uvicorn, which serves on them as they are (port 0 picks a free port).
     """
-    from sqlmodel import Session
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"refusing to start: cannot listen on {host!r}: {exc.strerror}") from None
+    listeners: list[socket.socket] = []
+    chosen = port
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, proto)
+            listeners.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart past TIME_WAIT
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((address[0], chosen, *address[2:]))
+            sock.listen(2048)
+            chosen = sock.getsockname()[1]  # the other addresses of the name share the port port 0 chose
+    except OSError as exc:
+        for sock in listeners:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is already in use (is another `xgw serve` running?); choose another with --port"
+        elif exc.errno == errno.EACCES:
+            reason = "permission denied (ports below 1024 need privileges); choose another with --port"
+        else:
+            reason = exc.strerror or str(exc)
+        raise click.ClickException(f"refusing to start: cannot listen on {host}:{port}: {reason}") from None
+    return listeners
 
-    from gateway.participants.directory import import_entries, read_directory_file
-    from gateway.participants.tokens import Scope, create_token, list_tokens, revoke_token
 
-    specs = read_directory_file(DEMO_DIRECTORY)
-    issued: list[tuple[str, str]] = []
-    with Session(ctx.engine) as session:
-        import_entries(session, specs)
-        for info in list_tokens(session):
-            if info.name == DEMO_TOKEN_NAME and info.revoked_at is None:
-                revoke_token(session, info.id)
-        member, archive = specs[0].id, next(s.id for s in specs if "archiv" in s.name.lower())
-        for participant, scopes in ((member, (Scope.SUBMIT, Scope.READ)), (archive, (Scope.SUBMIT, Scope.READ))):
-            token = create_token(session, participant, scopes, name=DEMO_TOKEN_NAME)
-            issued.append((participant, token.secret))
-        session.commit()
-    return issued
+def _base_url(scheme: str, host: str, port: int) -> str:
+    """The URL to print: a wildcard address is not one to open, so show the loopback address instead."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104 - shown, not bound
+    return f"{scheme}://[{shown}]:{port}" if ":" in shown else f"{scheme}://{shown}:{port}"
 
 
 def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thread:
@@ -74,7 +92,8 @@ def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thre
 @click.option(
     "--demo",
     is_flag=True,
-    help="Import the demo directory and print fresh tokens for a member and the state archive.",
+    help="Run the demo: the five members and the Land Thüringen with signing keys, transfer directories, "
+    "a console admin and fresh API tokens (printed at start-up).",
 )
 @click.option(
     "--log-level",
@@ -115,13 +134,7 @@ def serve_command(
     allow_plain_http: bool,
 ) -> None:
     """Serve the REST API (/api/v1), health and metrics, and the XTA 2 ports."""
-    import uvicorn
-
-    from gateway.api.app import create_app
     from gateway.api.logs import configure_logging
-    from gateway.pipeline.context import context_from_settings
-    from gateway.store.migrate import DatabaseVersionError
-    from gateway.xoev.schemas.registry import SchemaBundleError
 
     configure_logging(log_level)
     if (tls_cert is None) != (tls_key is None):
@@ -134,6 +147,29 @@ def serve_command(
             tls = TlsOptions(tls_cert, tls_key, tls_client_ca, ClientAuth(tls_client_auth)).uvicorn_kwargs()
         except FileNotFoundError as exc:
             raise click.ClickException(f"refusing to start: {exc}") from None
+    listeners = _bind(host, port)
+    try:
+        _serve(listeners, host, demo, no_worker, tls, tls_client_auth if tls_client_ca else None)
+    finally:
+        for sock in listeners:
+            sock.close()
+
+
+def _serve(
+    listeners: list[socket.socket],
+    host: str,
+    demo: bool,
+    no_worker: bool,
+    tls: dict[str, Any],
+    client_auth: str | None,
+) -> None:
+    import uvicorn
+
+    from gateway.api.app import create_app
+    from gateway.pipeline.context import context_from_settings
+    from gateway.store.migrate import DatabaseVersionError
+    from gateway.xoev.schemas.registry import SchemaBundleError
+
     settings = Settings()
     check_exposure(settings, host, bool(tls), allow_plain_http)  # limits and proxies: gateway/cli/serve_http.py
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -143,24 +179,29 @@ def serve_command(
         raise click.ClickException(f"refusing to start: {exc}") from None
     except SchemaBundleError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from None
+    port = listeners[0].getsockname()[1]
+    base_url = _base_url("https" if tls else "http", host, port)
+    block = None
     if demo:
-        for participant, secret in _load_demo(ctx):
-            click.echo(f"demo token for {participant} (submit, read): {secret}")
+        from gateway.demo.banner import start_up_block
+        from gateway.demo.setup import prepare_demo
+
+        block = start_up_block(prepare_demo(ctx, base_url), base_url, settings.data_dir.resolve())
     app = create_app(ctx)
     stop = threading.Event()
     worker = None if no_worker else _start_worker(ctx, stop)
     log.info(
-        "serving on %s://%s:%d (data in %s, worker %s%s)",
-        "https" if tls else "http",
-        host,
-        port,
+        "serving on %s (data in %s, worker %s%s)",
+        base_url,
         settings.data_dir.resolve(),
         "in-process" if worker else "none",
-        f", client certificates {tls_client_auth}" if tls_client_ca else "",
+        f", client certificates {client_auth}" if client_auth else "",
     )
+    if block is not None:
+        click.echo(block)
     try:
         http = HttpServer(settings)
-        uvicorn.run(
+        config = uvicorn.Config(
             http.app(app),
             host=host,
             port=port,
@@ -169,6 +210,7 @@ def serve_command(
             server_header=False,
             **http.uvicorn_kwargs(tls),
         )
+        uvicorn.Server(config).run(sockets=listeners)
     finally:
         stop.set()
         if worker is not None:

@@ -52,7 +52,12 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
     ("GET", "/healthz"): RouteSpec(None, "public", lambda f: {"url": "/healthz"}),
     ("GET", "/readyz"): RouteSpec(None, "public", lambda f: {"url": "/readyz"}),
     ("GET", "/metrics"): RouteSpec((Scope.ADMIN,), "admin-only", lambda f: {"url": "/metrics"}),
-    ("GET", "/api/v1/openapi.json"): RouteSpec((), "none", lambda f: {"url": "/api/v1/openapi.json"}),
+    # what a browser finds without a token: the landing page, the API's documentation (no data in them)
+    ("GET", "/"): RouteSpec(None, "public", lambda f: {"url": "/"}),
+    ("GET", "/docs"): RouteSpec(None, "public", lambda f: {"url": "/docs"}),
+    ("GET", "/docs/assets/{name}"): RouteSpec(None, "public", lambda f: {"url": "/docs/assets/swagger-ui.css"}),
+    ("GET", "/openapi.json"): RouteSpec(None, "public", lambda f: {"url": "/openapi.json"}),
+    ("GET", "/api/v1/openapi.json"): RouteSpec(None, "public", lambda f: {"url": "/api/v1/openapi.json"}),
     ("POST", "/api/v1/messages"): RouteSpec(
         (Scope.SUBMIT,), "own-identity", lambda f: {"url": "/api/v1/messages", "content": offer(301)[1]}
     ),

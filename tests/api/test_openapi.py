@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from gateway.participants.tokens import Scope
-from tests.api.support import GOTHA, Gateway
+from tests.api.support import GOTHA, Gateway, assert_problem
 
 PROBLEM = "application/problem+json"
 
@@ -64,3 +64,35 @@ def test_uploads_and_examples_are_documented(document: dict[str, Any]) -> None:
     for name in ("MessageDetail", "MessageSummary", "Problem", "ParticipantSpec"):
         assert schemas[name].get("examples"), f"{name} has no example"
     assert document["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+
+
+def test_documentation_and_landing_page_need_no_token_but_every_operation_does(gateway: Gateway) -> None:
+    with gateway.client() as anonymous:
+        public = anonymous.get("/openapi.json")
+        assert public.status_code == 200
+        assert public.json() == anonymous.get("/api/v1/openapi.json").json()
+        operations = _operations(public.json())
+        guarded = [(m, p) for m, p, op in operations if op.get("security")]
+        assert len(guarded) >= 12
+        for method, path in guarded:
+            if "{" not in path:  # a protected operation refuses the anonymous caller who read the document
+                assert anonymous.request(method, path).status_code == 401, f"{method} {path}"
+
+        docs = anonymous.get("/docs")
+        assert docs.status_code == 200
+        assert "/openapi.json" in docs.text
+        assert "cdn" not in docs.text.lower()  # the page loads nothing from third parties
+        policy = docs.headers["content-security-policy"]
+        assert "script-src 'self' 'sha256-" in policy and "frame-ancestors 'none'" in policy
+        for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css")):
+            assert f"/docs/assets/{asset}" in docs.text
+            served = anonymous.get(f"/docs/assets/{asset}")
+            assert served.status_code == 200 and kind in served.headers["content-type"]
+            assert len(served.content) > 10_000
+        assert_problem(anonymous.get("/docs/assets/redoc.standalone.js"), 404, "not-found")
+        assert_problem(anonymous.get("/docs/assets/..%2F__init__.py"), 404, "not-found")
+
+        landing = anonymous.get("/")
+        assert landing.status_code == 200 and landing.headers["content-type"].startswith("text/html")
+        for link in ('href="/console"', 'href="/docs"', 'href="/readyz"', 'href="/openapi.json"'):
+            assert link in landing.text
