@@ -160,7 +160,12 @@ class ObjectResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (ObjectStatus.IMPORTED, ObjectStatus.DUPLICATE, ObjectStatus.FOUND, ObjectStatus.HANDED_OVER)
+        return self.status in (
+            ObjectStatus.IMPORTED,
+            ObjectStatus.DUPLICATE,
+            ObjectStatus.FOUND,
+            ObjectStatus.HANDED_OVER,
+        )
 
 
 class ImportStatus(enum.StrEnum):
@@ -188,7 +193,12 @@ class ImportResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.FOUND, ImportStatus.HANDED_OVER)
+        return self.status in (
+            ImportStatus.IMPORTED,
+            ImportStatus.DUPLICATE,
+            ImportStatus.FOUND,
+            ImportStatus.HANDED_OVER,
+        )
 
     def outcomes(self) -> list[ObjectOutcome]:
         """Per handed-over object, for :func:`gateway.xoev.build.build_receipt` (0402/0506).

@@ -429,7 +429,7 @@ def users_set_role(name: str, role: str, participant: str | None) -> None:
     from gateway.store.models import ConsoleRole
 
     try:
-        user = set_role(open_engine(Settings()), name, ConsoleRole(role), participant)
+        user = set_role(open_engine(Settings(), create=False), name, ConsoleRole(role), participant)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{user.name} is now {user.role.value}; its sessions have ended")
@@ -445,7 +445,7 @@ def users_set_password(name: str, password: str) -> None:
     from gateway.console.users import UserError, set_password
 
     try:
-        set_password(open_engine(Settings()), name, password)
+        set_password(open_engine(Settings(), create=False), name, password)
     except (UserError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"new password for {name}; its sessions have ended")
@@ -458,7 +458,7 @@ def users_sign_out(name: str) -> None:
     from gateway.console.users import UserError, end_sessions
 
     try:
-        end_sessions(open_engine(Settings()), name)
+        end_sessions(open_engine(Settings(), create=False), name)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"every session of {name} has ended")

@@ -147,6 +147,8 @@ def serve_command(
             tls = TlsOptions(tls_cert, tls_key, tls_client_ca, ClientAuth(tls_client_auth)).uvicorn_kwargs()
         except FileNotFoundError as exc:
             raise click.ClickException(f"refusing to start: {exc}") from None
+    # exposure first (plain HTTP off loopback is refused), then the port: nothing else starts before both
+    check_exposure(Settings(), host, bool(tls), allow_plain_http)  # limits and proxies: gateway/cli/serve_http.py
     listeners = _bind(host, port)
     try:
         _serve(listeners, host, demo, no_worker, tls, tls_client_auth if tls_client_ca else None)
@@ -171,7 +173,6 @@ def _serve(
     from gateway.xoev.schemas.registry import SchemaBundleError
 
     settings = Settings()
-    check_exposure(settings, host, bool(tls), allow_plain_http)  # limits and proxies: gateway/cli/serve_http.py
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         ctx = context_from_settings(settings)

@@ -82,11 +82,7 @@ def received(gotha: Dms, code: str) -> XdomeaMessage:
     "with_kennung",
     [
         pytest.param(True, id="answers-with-kennung"),
-        pytest.param(
-            False,
-            id="answers-as-xman-writes-them",
-            marks=pytest.mark.xfail(strict=True, reason="needs channel sender identification (issue 9.3)"),
-        ),
+        pytest.param(False, id="answers-as-xman-writes-them"),
     ],
 )
 def test_a_whole_aussonderung_with_xman(
