@@ -39,6 +39,9 @@ READERS = [
     ("tokens", "revoke", "1"),
     ("console-users", "list"),
     ("console-users", "remove", "someone"),
+    ("console-users", "sign-out", "someone"),
+    ("keys", "list"),
+    ("keys", "export", "psw:16077000"),
 ]
 
 

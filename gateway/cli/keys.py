@@ -25,8 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from gateway.config import Settings
-from gateway.store.db import create_engine, database_url, session_scope
-from gateway.store.migrate import DatabaseVersionError, upgrade_database
+from gateway.store.db import session_scope
 from gateway.store.models import Certificate, CertificateUsage, Participant
 from gateway.xoev.signatures.keys import (
     KeyAlgorithm,
@@ -52,13 +51,11 @@ def key_store(settings: Settings) -> KeyStore:
     return KeyStore(settings.data_dir / KEYS_DIR)
 
 
-def _engine(settings: Settings) -> Engine:
-    engine = create_engine(database_url(settings))
-    try:
-        upgrade_database(engine)
-    except DatabaseVersionError as exc:
-        raise click.ClickException(str(exc)) from None
-    return engine
+def _engine(settings: Settings, *, create: bool = True) -> Engine:
+    """The gateway's database; reading commands (``create=False``) refuse where there is no gateway yet."""
+    from gateway.cli.state import open_engine
+
+    return open_engine(settings, create=create)
 
 
 def _participant(session: Session, xoev_id: str) -> Participant:
@@ -209,7 +206,7 @@ def list_command(participant: str | None, warn_days: int, as_json: bool) -> None
     """Pinned certificates: participant, fingerprint, subject, end of validity, status, key present."""
     settings = Settings()
     store = key_store(settings)
-    engine = _engine(settings)
+    engine = _engine(settings, create=False)
     now = dt.datetime.now(dt.UTC)
     statement = select(Certificate, Participant).where(Certificate.participant_id == Participant.id)
     if participant:
@@ -251,7 +248,7 @@ def expire_command(fingerprint: str) -> None:
     if len(wanted) < 8 or any(c not in "0123456789abcdef" for c in wanted):
         raise click.BadParameter("give the SHA-256 fingerprint or at least its first 8 hex digits")
     settings = Settings()
-    engine = _engine(settings)
+    engine = _engine(settings, create=False)
     now = dt.datetime.now(dt.UTC)
     with session_scope(engine) as session:
         matches = session.exec(select(Certificate).where(col(Certificate.fingerprint_sha256).startswith(wanted))).all()
@@ -292,7 +289,7 @@ def export_command(participant: str, usage: str, include_ended: bool, output: Pa
     private keys never leave ``<data_dir>/keys``.
     """
     settings = Settings()
-    engine = _engine(settings)
+    engine = _engine(settings, create=False)
     now = dt.datetime.now(dt.UTC)
     with session_scope(engine) as session:
         entry = _participant(session, participant)
