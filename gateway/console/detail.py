@@ -17,6 +17,7 @@ from gateway.console.access import visible_to
 from gateway.console.users import ConsoleAccount
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.processes import describe_thread
+from gateway.pipeline.visibility import owns
 from gateway.store.models import DeliveryAttempt, Message, MessageEvent
 from gateway.store.payloads import PayloadNotFound
 from gateway.transport.xta.pipeline_meta import RED_STATES, report_status
@@ -40,6 +41,8 @@ class Detail:
     transport: dict[str, Any] = field(default_factory=dict)
     process: list[Message] = field(default_factory=list)
     thread: dict[str, Any] | None = None
+    #: the message's history, delivery attempts and error: its owner's (and the gateway admins') only
+    internals: bool = True
 
 
 def load_model(ctx: PipelineContext, message: Message) -> XdomeaMessage:
@@ -87,6 +90,8 @@ def _transport(message: Message, events: list[MessageEvent]) -> dict[str, Any]:
 
 
 def gather(ctx: PipelineContext, session: Session, user: ConsoleAccount, message: Message) -> Detail:
+    # the other party of a message sees what was sent to it, never the owner's internal history (issue 10.6)
+    internals = user.is_gateway_admin or owns(message, user.participant)
     events = list(
         session.exec(
             select(MessageEvent).where(col(MessageEvent.message_id) == message.id).order_by(col(MessageEvent.id))
@@ -99,7 +104,9 @@ def gather(ctx: PipelineContext, session: Session, user: ConsoleAccount, message
             .order_by(col(DeliveryAttempt.id))
         )
     )
-    detail = Detail(message, events, attempts, transport=_transport(message, events))
+    if not internals:
+        events, attempts = [], []
+    detail = Detail(message, events, attempts, transport=_transport(message, events), internals=internals)
     try:
         detail.model = load_model(ctx, message)
         detail.header_text = render_message(detail.model)
