@@ -78,8 +78,21 @@ def sent_at_a(pair: Pair, message_id: str) -> str:
     return found
 
 
+def story(pair: Pair, process_id: str) -> str:
+    """Every message of the process at both nodes with its events: what a timeout message needs to be read."""
+    lines = []
+    for node in (pair.a, pair.b):
+        for m in node.messages(process_id=process_id):
+            lines.append(f"{node.name} {m.direction.value} {m.message_type} {m.state.value} attempts={m.attempts}")
+            lines += [f"    {e.from_state}->{e.to_state} {e.error or ''}"[:300] for e in node.events(m)]
+    return "\n".join(lines) + "\nB's log:\n" + pair.b.log_tail(2000) + "\nA's log:\n" + pair.a.log_tail(2000)
+
+
 def arrived_once(pair: Pair, process_id: str, code: str = "0501") -> Message:
-    delivered = wait_arrived(pair.b, code, process_id, "delivered", "confirmed")
+    try:
+        delivered = wait_arrived(pair.b, code, process_id, "delivered", "confirmed")
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}\n{story(pair, process_id)}") from None
     copies = pair.b.messages(process_id=process_id, message_type=code, direction=Direction.INBOUND)
     assert len(copies) == 1, copies
     return delivered
