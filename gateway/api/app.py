@@ -22,10 +22,10 @@ from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.problems import Problem, install_handlers
 from gateway.api.routes import actions, dms_objects, health, home, messages, participants, processes, submit
 from gateway.api.state import ApiState
+from gateway.bridge.xta.backend import PipelineXtaBackend
 from gateway.console.mount import mount_console
 from gateway.pipeline.context import PipelineContext
 from gateway.transport.xta.backend import XtaBackend
-from gateway.transport.xta.pipeline_backend import PipelineXtaBackend
 from gateway.transport.xta.server import xta_router
 
 DESCRIPTION = """

@@ -279,10 +279,10 @@ def _write_atomically(source: BinaryIO, target: Path, sha256: str) -> None:
 
 
 def _act(message_id: str, action: str, note: str | None) -> None:
-    from gateway.api.actions import ActionRefused
     from gateway.console import audit
     from gateway.console.actions import ConsoleAction, perform
     from gateway.console.users import ConsoleAccount
+    from gateway.pipeline.operations import ActionRefused
     from gateway.store.models import ConsoleRole
 
     settings = Settings()

@@ -206,8 +206,8 @@ def send(
     party_type: str | None,
 ) -> None:
     """The send flow with FILE as the message: check, lookup, create id, sendMessage, report."""
+    from gateway.bridge.xta.sender import BUSINESS_SCENARIO, MESSAGE_TYPE_LIST
     from gateway.transport.xta.backend import Content, ContentInfo, KeyCode, MessageMeta
-    from gateway.transport.xta_client.transport import BUSINESS_SCENARIO, MESSAGE_TYPE_LIST
 
     def content(path: Path, kind: str | None) -> Content:
         guessed = {".xml": "application/xml", ".zip": "application/zip", ".pdf": "application/pdf"}

@@ -1,4 +1,4 @@
-"""The console's message actions: retry, requeue and cancel through :mod:`gateway.api.actions` (the REST
+"""The console's message actions: retry, requeue and cancel through :mod:`gateway.pipeline.operations` (the REST
 API's fenced transitions), plus moving a message to the dead letter, fenced the same way.
 
 Whatever the outcome, the action goes to the audit log with the admin's name; the message's own
@@ -12,9 +12,9 @@ import enum
 import sqlalchemy as sa
 from sqlmodel import Session, col, update
 
-from gateway.api.actions import Action, ActionRefused, apply
 from gateway.console import audit
 from gateway.console.users import ConsoleAccount
+from gateway.pipeline.operations import Action, ActionRefused, apply
 from gateway.pipeline.states import NEVER, allowed
 from gateway.store.models import Message, MessageEvent, MessageState
 from gateway.store.types import utcnow

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from gateway.bridge.xta.meta import RED_STATES, report_status
 from gateway.console.access import visible_to
 from gateway.console.users import ConsoleAccount
 from gateway.pipeline.context import PipelineContext
@@ -20,7 +21,6 @@ from gateway.pipeline.processes import describe_thread
 from gateway.pipeline.visibility import owns
 from gateway.store.models import DeliveryAttempt, Message, MessageEvent
 from gateway.store.payloads import PayloadNotFound
-from gateway.transport.xta.pipeline_meta import RED_STATES, report_status
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.parsing.model_text import render_message
 from gateway.xoev.parsing.parse import NotXdomea, parse_message

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends
 from sqlmodel import Session
 from starlette.responses import Response, StreamingResponse
 
-from gateway.api.actions import ActionRefused
 from gateway.api.routes.messages import _download_name, _stream
 from gateway.console.access import visible_message, visible_to
 from gateway.console.actions import ConsoleAction, perform, possible
 from gateway.console.detail import gather
 from gateway.console.search import BadFilter, Filters, parse_filters, search
 from gateway.console.web import PREFIX, ConsoleForbidden, ConsoleNotFound, Page, signed_in
+from gateway.pipeline.operations import ActionRefused
 from gateway.store.models import Direction, Message, MessageState
 from gateway.store.payloads import PayloadNotFound
 

@@ -103,6 +103,6 @@ class LocalMailbox:
 
 def default_transports(settings: Settings, payloads: PayloadStore) -> dict[RouteKind, Transport]:
     """Local mailboxes, and the XTA 2 client for participants whose route is a remote XTA server."""
-    from gateway.transport.xta_client.transport import XtaTransport  # zeep/requests only when a context is built
+    from gateway.bridge.xta.sender import XtaTransport  # zeep/requests only when a context is built
 
     return {RouteKind.MAILBOX: LocalMailbox(), RouteKind.XTA: XtaTransport(settings, payloads)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from gateway.bridge.xta.sender import XtaTransport
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.steps import Step
 from gateway.pipeline.transport import LocalMailbox, SendResult, SendStatus
@@ -21,7 +22,6 @@ from gateway.store.models import (
     RouteKind,
 )
 from gateway.store.queue import claim_next
-from gateway.transport.xta_client.transport import XtaTransport
 from tests.pipeline import factories
 from tests.pipeline.factories import ARCHIVE_ID, GOTHA
 

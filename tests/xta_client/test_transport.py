@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from gateway.bridge.xta.sender import XtaTransport, xta_message_id
 from gateway.config import Settings
 from gateway.pipeline.transport import SendStatus
 from gateway.store.db import create_engine, make_session
@@ -17,7 +18,6 @@ from gateway.store.models import Direction, Message, MessageState, Participant, 
 from gateway.store.payloads import PayloadStore
 from gateway.transport.xta.backend import PartyId
 from gateway.transport.xta.memory import Account
-from gateway.transport.xta_client.transport import XtaTransport, xta_message_id
 
 from .conftest import Peer
 from .support import PERMISSION, free_port, lose_reply

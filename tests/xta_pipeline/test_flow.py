@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from gateway.bridge.xta.meta import MESSAGE_ID_PREFIX
 from gateway.store.models import Direction, MessageState
 from gateway.transport.xta.ns import OSCIMETA, XTA
-from gateway.transport.xta.pipeline_meta import MESSAGE_ID_PREFIX
 from gateway.transport.xta.schemas import XtaSchemas
 from tests.pipeline.factories import offer
 from tests.xta import cxf

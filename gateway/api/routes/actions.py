@@ -1,4 +1,4 @@
-"""``POST /api/v1/messages/{id}/cancel|retry|requeue``: operator actions (see :mod:`gateway.api.actions`).
+"""``POST /api/v1/messages/{id}/cancel|retry|requeue``: operator actions (see :mod:`gateway.pipeline.operations`).
 
 A sender may cancel its own outbound message with a submit token; retry and requeue are operator
 decisions and need an admin token. A message the token cannot see is a 404 before any scope question.
@@ -13,13 +13,13 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from gateway.api.actions import Action, ActionRefused, apply
 from gateway.api.auth import AnyPrincipal, check_scope
 from gateway.api.problems import FORBIDDEN, STATE_CONFLICT, ApiProblem, error_responses
 from gateway.api.state import ApiState, api_state
 from gateway.api.views import MessageDetail, detail_view
 from gateway.api.visibility import events_of, visible_message
 from gateway.participants.tokens import Principal, Scope
+from gateway.pipeline.operations import Action, ActionRefused, apply
 from gateway.store.models import Direction
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])

@@ -17,10 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, update
 
+from gateway.bridge.xta.meta import MESSAGE_ID_PREFIX
 from gateway.store.models import XTA_MESSAGE_ID_LENGTH, Message, XtaMessageId
 from gateway.store.types import utcnow
 from gateway.transport.xta.errors import ErrorCode, ParameterInvalid
-from gateway.transport.xta.pipeline_meta import MESSAGE_ID_PREFIX
 
 
 @dataclass(frozen=True, slots=True)

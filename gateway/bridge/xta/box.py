@@ -27,10 +27,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
+from gateway.bridge.xta.meta import box_message_id, uuid_of_derived
 from gateway.store.models import Direction, Message, MessageEvent, MessageState
 from gateway.transport.xta.backend import MsgBoxSelection
 from gateway.transport.xta.errors import ErrorCode, InvalidMessageId
-from gateway.transport.xta.pipeline_meta import box_message_id, uuid_of_derived
 
 CURSOR_PREFIX = "urn:xoev-gateway:msgbox:"
 BOX_STATES = (MessageState.DELIVERED, MessageState.CONFIRMED)

@@ -14,8 +14,8 @@ workers sign, route and deliver it. A participant of this gateway sends ``out``;
 peer gateway (its gateway pushing to us) sends ``in``, to be delivered to one of ours. Intake's
 refusals become the XTA faults a client can act on, and leave nothing behind (the MessageID included).
 
-The MsgBox is :mod:`.pipeline_box`, the transport order and report are :mod:`.pipeline_meta`, the
-MessageID ledger is :mod:`.pipeline_ids`.
+The MsgBox is :mod:`.box`, the transport order and report are :mod:`.meta`, the
+MessageID ledger is :mod:`.ids`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,14 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select, update
 
+from gateway.bridge.xta import box, ids
+from gateway.bridge.xta.meta import (
+    message_meta,
+    meta_json,
+    transport_report,
+    uuid_of_derived,
+    xdomea_service,
+)
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.errors import (
     Conflict,
@@ -50,8 +58,6 @@ from gateway.store.models import (
     RouteKind,
 )
 from gateway.store.types import utcnow
-from gateway.transport.xta import pipeline_box as box
-from gateway.transport.xta import pipeline_ids as ids
 from gateway.transport.xta.backend import (
     Content,
     ContentInfo,
@@ -72,13 +78,6 @@ from gateway.transport.xta.errors import (
     XtaError,
 )
 from gateway.transport.xta.identity import CallerIdentity
-from gateway.transport.xta.pipeline_meta import (
-    message_meta,
-    meta_json,
-    transport_report,
-    uuid_of_derived,
-    xdomea_service,
-)
 
 log = logging.getLogger(__name__)
 
