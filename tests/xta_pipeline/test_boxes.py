@@ -10,11 +10,11 @@ import pytest
 from zeep.exceptions import Fault
 
 from gateway.config import Settings
+from gateway.samples.generate import generate_message
 from gateway.store.models import Direction, Message, MessageState
 from gateway.store.queue import claim_next, release_lease, transition
 from gateway.store.types import utcnow
 from gateway.xoev.build import build
-from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Party
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.pipeline.factories import offer
