@@ -20,8 +20,8 @@ from pathlib import Path
 from adapters.base import ImportResult, ImportStatus, MessageKey, ObjectResult, ObjectStatus
 from gateway.xoev.model import Message, RecordObject
 from gateway.xoev.parsing.parse import NotXdomea, parse_message
+from gateway.xoev.report import Report
 from gateway.xoev.validation.package import scan_package
-from gateway.xoev.validation.report import Report
 from gateway.xoev.validation.validate import ZIP_MAGIC, Validator
 
 _CHUNK = 1 << 20

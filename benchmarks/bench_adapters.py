@@ -47,8 +47,8 @@ from adapters.hotfolder.storage import Storage  # noqa: E402
 from adapters.hotfolder.webdav import WebDavStorage  # noqa: E402
 from adapters.mayan import MayanAdapter, MayanClient  # noqa: E402
 from gateway.config import Settings  # noqa: E402
+from gateway.samples.generate import generate_message  # noqa: E402
 from gateway.xoev.build import write_package  # noqa: E402
-from gateway.xoev.generate import generate_message  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-secret"
 TIMED = ("list", "ensure_dir", "exists", "download", "upload_temp", "rename", "remove")

@@ -47,14 +47,13 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.console.guard import ConsoleGuard
 from gateway.console.users import add_user, recent_failures, session_account
-from gateway.pipeline.context import context_from_settings
 from gateway.store.db import normalise_url
 from gateway.store.models import AuditEntry, ConsoleRole
 from gateway.store.types import utcnow
+from gateway.wiring import build_context, create_app
 
 PASSWORD = "correct horse battery staple"
 STATIC = "/console/static/htmx-LICENSE.txt"
@@ -194,7 +193,7 @@ def guard_overhead(count: int, repeat: int) -> tuple[float, float]:
 
 def run(url: str, scratch: Path, requests: int, repeat: int, audit_rows: int) -> dict[str, Any]:
     settings = Settings(data_dir=scratch / "data", database_url=url)
-    ctx = context_from_settings(settings)
+    ctx = build_context(settings)
     try:
         user = add_user(ctx.engine, "bench", PASSWORD, ConsoleRole.GATEWAY_ADMIN)
         seed_failures(ctx.engine, audit_rows)

@@ -56,12 +56,12 @@ from pipeline_setup import (  # noqa: E402
 )
 
 from gateway.config import Settings  # noqa: E402
-from gateway.pipeline.context import context_from_settings  # noqa: E402
 from gateway.pipeline.intake import submit  # noqa: E402
 from gateway.pipeline.states import WORK_STATES  # noqa: E402
+from gateway.samples.generate import generate_to  # noqa: E402
 from gateway.store.models import Direction, Message, MessageState  # noqa: E402
 from gateway.store.types import utcnow  # noqa: E402
-from gateway.xoev.generate import generate_to  # noqa: E402
+from gateway.wiring import build_context  # noqa: E402
 from gateway.xoev.validation.validate import Validator  # noqa: E402
 
 XGW = Path(sys.executable).with_name("xgw")
@@ -140,7 +140,7 @@ def ingest_run(
                 "pipeline": base.pipeline.model_copy(update={"poll_seconds": 0.05, "retry_base_seconds": 0.0}),
             }
         )
-        ctx = context_from_settings(settings)
+        ctx = build_context(settings)
         register_parties(ctx)
         spawn = multiprocessing.get_context("spawn")
         ready: Any = spawn.Queue()
@@ -288,7 +288,7 @@ def bench_upload(settings: Settings, quick: bool, tmp: Path) -> dict[str, Any]:
     data_dir.mkdir(mode=0o700)
     limits = settings.limits.model_copy(update={"max_compression_ratio": 1000.0})
     server_settings = settings.model_copy(update={"data_dir": data_dir, "database_url": None, "limits": limits})
-    ctx = context_from_settings(server_settings)
+    ctx = build_context(server_settings)
     register_parties(ctx, keys=False)
     token = submit_token(ctx.engine)
     ctx.engine.dispose()

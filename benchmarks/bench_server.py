@@ -4,7 +4,7 @@ Two server processes on loopback, plain HTTP, one data directory (SQLite, the de
 
 * ``guarded``: ``xgw serve --no-worker`` -- the head guard (size and time), the body guard (idle and
   minimum rate), the real-peer wrapper, forwarded headers off (gateway/cli/serve_http.py).
-* ``unguarded``: the same application from :func:`gateway.api.app.create_app`, run by ``uvicorn.run`` with
+* ``unguarded``: the same application from :func:`gateway.wiring.create_app`, run by ``uvicorn.run`` with
   the arguments ``xgw serve`` used before the defences (uvicorn's defaults: httptools, no head or body
   limits, forwarded headers believed from loopback).
 
@@ -46,14 +46,13 @@ from tests.e2e.support import XGW, free_port, wait_for  # noqa: E402
 
 UNGUARDED_APP = """
 import uvicorn
-from gateway.api.app import create_app
 from gateway.api.logs import configure_logging
 from gateway.config import Settings
-from gateway.pipeline.context import context_from_settings
+from gateway.wiring import build_context, create_app
 import sys
 
 configure_logging("info")  # as xgw serve does: one access line per request in both servers
-app = create_app(context_from_settings(Settings()))
+app = create_app(build_context(Settings()))
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False, server_header=False)
 """
 

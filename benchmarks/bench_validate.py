@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gateway.config import Settings  # noqa: E402
+from gateway.samples.generate import generate_message, generate_to  # noqa: E402
 from gateway.xoev.build import build  # noqa: E402
-from gateway.xoev.generate import generate_message, generate_to  # noqa: E402
 from gateway.xoev.parsing.safe_xml import parse_xml  # noqa: E402
 from gateway.xoev.schemas.registry import SchemaRegistry  # noqa: E402
 from gateway.xoev.validation.validate import Validator  # noqa: E402

@@ -39,10 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gateway.config import Settings  # noqa: E402
+from gateway.samples.generate import generate_message  # noqa: E402
 from gateway.store.models import Direction  # noqa: E402
 from gateway.transport.xta.backend import Content, ContentInfo, KeyCode, MessageMeta, PartyId  # noqa: E402
 from gateway.xoev.build import write_package  # noqa: E402
-from gateway.xoev.generate import generate_message  # noqa: E402
 from gateway.xoev.schemas.registry import SchemaRegistry  # noqa: E402
 from tests.e2e.support import (  # noqa: E402
     ARCHIVE,

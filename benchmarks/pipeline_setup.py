@@ -22,11 +22,12 @@ from sqlmodel import Session
 
 from gateway.config import Settings
 from gateway.participants.tokens import Scope, create_token
-from gateway.pipeline.context import PipelineContext, context_from_settings
+from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.worker import Worker
+from gateway.samples.generate import ARCHIVE, SENDER, generate_to
 from gateway.store.db import normalise_url
 from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind, SignaturePolicy
-from gateway.xoev.generate import ARCHIVE, SENDER, generate_to
+from gateway.wiring import build_context
 from gateway.xoev.signatures.keys import (
     KeyAlgorithm,
     certificate_pem,
@@ -167,7 +168,7 @@ def worker_process(settings: Settings, warm: list[Path], ready: Queue[int], go: 
     stops it after its current step, as it stops ``xgw worker``.
     """
     logging.basicConfig(level=logging.WARNING)
-    ctx = context_from_settings(settings, migrate=False)
+    ctx = build_context(settings, migrate=False)
     for path in warm:
         ctx.validator.validate_path(path)
     worker = Worker(ctx)

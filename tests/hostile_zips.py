@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

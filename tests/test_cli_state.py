@@ -17,8 +17,9 @@ from sqlmodel import Session
 from gateway.cli.main import cli
 from gateway.cli.queue import shorten
 from gateway.config import Settings
-from gateway.pipeline.context import PipelineContext, context_from_settings
+from gateway.pipeline.context import PipelineContext
 from gateway.store.models import Message
+from gateway.wiring import build_context
 from tests.pipeline import factories
 from tests.store.conftest import database_url
 
@@ -114,7 +115,7 @@ def gateway(tmp_path: Path, database_url: str) -> Iterator[tuple[PipelineContext
     """A gateway's data with a few submitted messages, and ``xgw`` pointed at it from another folder."""
     data = tmp_path / "var"
     settings = Settings(data_dir=data, database_url=database_url, schema_cache_dir=tmp_path / "cache")
-    ctx = context_from_settings(settings)
+    ctx = build_context(settings)
     factories.directory(ctx)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

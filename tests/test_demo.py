@@ -37,10 +37,11 @@ from gateway.demo.banner import start_up_block
 from gateway.demo.setup import DEMO_ADMIN, DEMO_ARCHIVE, DEMO_DISTRICT, DemoSetup, prepare_demo
 from gateway.participants.tokens import authenticate
 from gateway.pipeline import directory
-from gateway.pipeline.context import PipelineContext, context_from_settings
+from gateway.pipeline.context import PipelineContext
+from gateway.samples.generate import generate_message
 from gateway.store.models import Certificate, Participant
+from gateway.wiring import build_context
 from gateway.xoev.build import build
-from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Party
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.store.conftest import available_backends, empty_database
@@ -69,9 +70,7 @@ def demo_ctx(
     data = tmp_path / "data"
     data.mkdir()
     with empty_database(request.param, data, prefix="xgw_demo") as url:
-        ctx = context_from_settings(
-            settings.model_copy(update={"data_dir": data, "database_url": url}), registry=registry
-        )
+        ctx = build_context(settings.model_copy(update={"data_dir": data, "database_url": url}), registry=registry)
         try:
             yield ctx
         finally:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import Limits, Settings
+from gateway.config import Settings
+from gateway.xoev.limits import Limits
 from gateway.xoev.schemas.registry import SchemaRegistry
 from gateway.xoev.validation.validate import Validator
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.transport.xta.operations import PORTS
+from gateway.transport.xta.ns import PORTS
 from tests.conftest import SHARED
 
 CHECKOUT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
+from gateway.xoev.report import Finding, Location, Severity
 from gateway.xoev.validation.package import (
     MAX_FINDINGS_PER_RULE,
     PackageError,
@@ -31,7 +32,6 @@ from gateway.xoev.validation.package import (
     read_entry,
     scan_package,
 )
-from gateway.xoev.validation.report import Finding, Location, Severity
 from tests.conftest import SAMPLES
 from tests.hostile_zips import (
     MESSAGE,

@@ -114,7 +114,7 @@ def test_json_output_follows_the_published_schema(tmp_path: Path) -> None:
 
     from gateway.config import PACKAGE_ROOT
 
-    report_schema = PACKAGE_ROOT / "xoev" / "validation" / "report.schema.json"
+    report_schema = PACKAGE_ROOT / "xoev" / "report.schema.json"
     schema = json.loads(report_schema.read_text(encoding="utf-8"))
     garbage = tmp_path / "garbage.xml"
     garbage.write_bytes(b"\x00\x01binary")

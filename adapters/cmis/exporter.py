@@ -33,8 +33,7 @@ from adapters.inbound import file_sha256
 from adapters.ledger import Ledger
 from adapters.mapping import Mapping
 from gateway.config import Settings
-from gateway.xoev.build import BuildError, write_package
-from gateway.xoev.generate import PRIMARY_TYPES
+from gateway.xoev.build import PRIMARY_TYPES, BuildError, write_package
 from gateway.xoev.model import Code, Kopf, Message, ObjectKind, Party
 
 log = logging.getLogger(__name__)

@@ -2,10 +2,14 @@
 
 Modules: :mod:`~adapters.hotfolder.config` (the checked ``adapter_config``), :mod:`~adapters.hotfolder.adapter`
 (stability, atomic hand-over, processed/failed, ledger), :mod:`~adapters.hotfolder.storage` (the file
-operations it needs) with :mod:`~adapters.hotfolder.local` and :mod:`~adapters.hotfolder.webdav`.
+operations it needs) with :mod:`~adapters.hotfolder.local` and :mod:`~adapters.hotfolder.webdav`; the
+x-man preset :mod:`~adapters.hotfolder.xman`, registered in ``PRESETS`` here.
 """
 
-from adapters.hotfolder.adapter import HotfolderAdapter
+from adapters.hotfolder.adapter import PRESETS, HotfolderAdapter
 from adapters.hotfolder.config import HotfolderConfig
+from adapters.hotfolder.xman import XmanAdapter
 
-__all__ = ["HotfolderAdapter", "HotfolderConfig"]
+PRESETS["xman"] = XmanAdapter
+
+__all__ = ["HotfolderAdapter", "HotfolderConfig", "XmanAdapter"]

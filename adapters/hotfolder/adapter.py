@@ -65,6 +65,11 @@ def _split(path: str) -> tuple[str, str]:
     return folder, name
 
 
+#: preset name -> the subclass that implements it; filled by :mod:`adapters.hotfolder` (the presets build on
+#: this module, so this module does not import them)
+PRESETS: dict[str, type[HotfolderAdapter]] = {}
+
+
 class HotfolderAdapter(DmsAdapter):
     kind = "hotfolder"
 
@@ -97,11 +102,7 @@ class HotfolderAdapter(DmsAdapter):
         except ValidationError as exc:
             raise ConfigError.from_validation(exc, f"adapter_config of {context.participant}") from None
         mapping = load_mapping(context.base_dir / cfg.mapping if cfg.mapping else None)
-        made: type[HotfolderAdapter] = cls
-        if cfg.preset == "xman":
-            from adapters.hotfolder.xman import XmanAdapter  # the preset builds on this module
-
-            made = XmanAdapter
+        made = PRESETS[cfg.preset] if cfg.preset else cls
         return cast(Self, made(open_storage(cfg, context), cfg, context, mapping=mapping))
 
     def close(self) -> None:

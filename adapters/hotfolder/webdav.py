@@ -24,7 +24,7 @@ from lxml import etree
 
 from adapters.base import AdapterError, AuthenticationFailed, ConfigError, Unavailable
 from adapters.hotfolder.storage import AlreadyExists, Entry, Storage, join, temp_name
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
 
 _CHUNK = 1 << 20

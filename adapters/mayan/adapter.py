@@ -53,8 +53,7 @@ from adapters.mayan.config import MayanConfig
 from adapters.mayan.exporter import Exporter
 from adapters.mayan.importer import Importer
 from adapters.mayan.schema import Schema, ensure_schema, missing_schema
-from gateway.xoev.build import BuildError, write_package
-from gateway.xoev.generate import PRIMARY_TYPES
+from gateway.xoev.build import PRIMARY_TYPES, BuildError, write_package
 from gateway.xoev.model import Code, Kopf, Message, Party, SendingSystem
 from gateway.xoev.validation.validate import Validator
 

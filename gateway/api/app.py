@@ -1,15 +1,18 @@
-"""The FastAPI application: REST API under /api/v1, health and metrics, and the XTA 2 ports.
+"""The FastAPI application: REST API under /api/v1, health and metrics.
 
-:func:`create_app` wires the pieces for one pipeline context: the routes, the problem+json handlers,
-the request middleware (request id, access log, HTTP metrics, last-resort 500) and the XTA router at
-its configured base path. The OpenAPI document (``/openapi.json``, also at ``/api/v1/openapi.json``), a
-Swagger UI at ``/docs`` and a landing page at ``/`` are public (gateway/api/routes/home.py): they describe
-the API and hold no data, while every operation they document needs a token (all but /healthz and
-/readyz). The document lists every route's problem responses.
+:func:`create_app` builds the REST face for one pipeline context: the routes, the problem+json handlers
+and the request middleware (request id, access log, HTTP metrics, last-resort 500). The same app also
+carries the XTA 2 ports and the admin console; the API does not import them:
+:func:`gateway.wiring.create_app` hands them in as ``extensions`` (the one place that puts the gateway
+together). The OpenAPI document (``/openapi.json``, also at ``/api/v1/openapi.json``), a Swagger UI at
+``/docs`` and a landing page at ``/`` are public (gateway/api/routes/home.py): they describe the API and
+hold no data, while every operation they document needs a token (all but /healthz and /readyz). The
+document lists every route's problem responses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,11 +25,7 @@ from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.problems import Problem, install_handlers
 from gateway.api.routes import actions, dms_objects, health, home, messages, participants, processes, submit
 from gateway.api.state import ApiState
-from gateway.bridge.xta.backend import PipelineXtaBackend
-from gateway.console.mount import mount_console
 from gateway.pipeline.context import PipelineContext
-from gateway.transport.xta.backend import XtaBackend
-from gateway.transport.xta.server import xta_router
 
 DESCRIPTION = """
 The REST face of xoev-gateway: submit xdomea messages, follow them through the pipeline, download them.
@@ -70,8 +69,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -> FastAPI:
-    """The whole HTTP surface for ``ctx``; the XTA ports serve ``ctx``'s pipeline unless ``xta_backend`` is given."""
+def create_app(ctx: PipelineContext, *, extensions: Sequence[Callable[[FastAPI], None]] = ()) -> FastAPI:
+    """The REST API for ``ctx``; each of ``extensions`` then adds its routes (the XTA ports, the console).
+
+    The extensions run after the API's routes and before the request middleware, so that the middleware
+    wraps everything the app serves. A whole gateway comes from :func:`gateway.wiring.create_app`.
+    """
     app = FastAPI(
         title="xoev-gateway API",
         version=__version__,
@@ -84,9 +87,8 @@ def create_app(ctx: PipelineContext, *, xta_backend: XtaBackend | None = None) -
     install_handlers(app)
     for module in (home, health, submit, messages, actions, processes, participants, dms_objects):
         app.include_router(module.router)
-    backend = xta_backend or PipelineXtaBackend(ctx)
-    app.include_router(xta_router(backend, ctx.settings))
-    mount_console(app)  # the admin console under /console (setting console.enabled)
+    for extend in extensions:
+        extend(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 

@@ -25,9 +25,9 @@ import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.logs import request_id_var
 from gateway.api.metrics import ApiMetrics
 from gateway.api.problems import INTERNAL_ERROR, UPLOAD_TIMEOUT, problem_response
+from gateway.observability.logs import request_id_var
 
 log = logging.getLogger("gateway.api.access")
 error_log = logging.getLogger("gateway.api")

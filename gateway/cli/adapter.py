@@ -36,11 +36,11 @@ class Target:
 
 @contextmanager
 def _context() -> Iterator[Any]:
-    from gateway.pipeline.context import context_from_settings
     from gateway.store.migrate import DatabaseVersionError
+    from gateway.wiring import build_context
 
     try:
-        ctx = context_from_settings(Settings())
+        ctx = build_context(Settings())
     except DatabaseVersionError as exc:
         raise click.ClickException(str(exc)) from None
     try:

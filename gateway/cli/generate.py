@@ -19,8 +19,8 @@ import click
 from gateway.cli.progress import Progress, human_bytes, progress_option
 from gateway.config import Settings
 from gateway.demo import DEMO_DIRECTORY
-from gateway.xoev.build import BUILD_VERSIONS, BuildError
-from gateway.xoev.generate import ANSWERED_BY, PRIMARY_TYPES, WITH_FILES, generate_to, parse_size
+from gateway.samples.generate import ANSWERED_BY, WITH_FILES, generate_to, parse_size
+from gateway.xoev.build import BUILD_VERSIONS, PRIMARY_TYPES, BuildError
 from gateway.xoev.model import Party
 from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
 

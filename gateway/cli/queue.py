@@ -208,6 +208,7 @@ def payload_command(message_id: str, output: Path | None, delivered: bool, force
     The payload store names files by hash in the data directory; this finds them by message id (or prefix).
     """
     from gateway.pipeline.context import PAYLOADS_DIR
+    from gateway.store.downloads import download_name
     from gateway.store.payloads import PayloadNotFound, PayloadStore
 
     settings = Settings()
@@ -234,19 +235,12 @@ def payload_command(message_id: str, output: Path | None, delivered: bool, force
             _copy_checked(handle, stream, sha256)
             stream.flush()
             return
-        target = _target(output, _download_name(message))
+        target = _target(output, download_name(message))
         if target.exists() and not force:
             raise click.ClickException(f"{target} exists; choose another -o or add --force")
         _write_atomically(handle, target, sha256)
     click.echo(str(target))
     click.echo(f"{variant} payload of {message.id}: {target.stat().st_size} bytes, sha256 {sha256}", err=True)
-
-
-def _download_name(message: Message) -> str:
-    """The file name given at submission, else ``<ProzessID>_<type>.<xml|zip>``; never a path."""
-    if message.filename and Path(message.filename).name == message.filename and message.filename not in (".", ".."):
-        return message.filename
-    return f"{message.process_id}_{message.message_type}.{message.content_kind}"
 
 
 def _target(output: Path | None, name: str) -> Path:

@@ -13,9 +13,9 @@ import sys
 import click
 
 from gateway.config import Settings
+from gateway.xoev.rules import RULES
 from gateway.xoev.schemas.catalogue import build_catalogue
 from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry
-from gateway.xoev.validation.rules import RULES
 
 
 @click.group("schemas")

@@ -167,15 +167,14 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from gateway.api.app import create_app
-    from gateway.pipeline.context import context_from_settings
     from gateway.store.migrate import DatabaseVersionError
+    from gateway.wiring import build_context, create_app
     from gateway.xoev.schemas.registry import SchemaBundleError
 
     settings = Settings()
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        ctx = context_from_settings(settings)
+        ctx = build_context(settings)
     except DatabaseVersionError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from None
     except SchemaBundleError as exc:

@@ -7,9 +7,7 @@ import logging
 import click
 
 from gateway.config import Settings
-from gateway.pipeline.context import context_from_settings
-from gateway.pipeline.logs import configure_json_logging
-from gateway.pipeline.worker import Worker, new_worker_id
+from gateway.observability.logs import configure_json_logging
 from gateway.store.migrate import DatabaseVersionError
 
 
@@ -19,13 +17,15 @@ from gateway.store.migrate import DatabaseVersionError
 @click.option("--verbose", "-v", is_flag=True, help="Log every step (level DEBUG).")
 def worker_command(once: bool, name: str | None, verbose: bool) -> None:
     """Sign, route, deliver and answer messages; any number of workers can run side by side."""
+    from gateway.wiring import build_context, build_worker  # the whole gateway only when a worker runs
+
     configure_json_logging(logging.DEBUG if verbose else logging.INFO)
     settings = Settings()
     try:
-        ctx = context_from_settings(settings)
+        ctx = build_context(settings)
     except DatabaseVersionError as exc:
         raise click.ClickException(str(exc)) from None
-    worker = Worker(ctx, new_worker_id(name))
+    worker = build_worker(ctx, name)
     worker.install_signal_handlers()
     try:
         worker.run(once=once)

@@ -1,4 +1,4 @@
-"""Mounting the console into the gateway's FastAPI app (called by :func:`gateway.api.app.create_app`)."""
+"""Mounting the console into the gateway's FastAPI app (called by :func:`gateway.wiring.create_app`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
 from starlette.responses import RedirectResponse, Response
 
-from gateway.api.state import ApiState
 from gateway.console import health
 from gateway.console.guard import ConsoleGuard
 from gateway.console.metrics import ConsoleMetrics
@@ -23,6 +23,7 @@ from gateway.console.web import (
     SignInRequired,
     page,
 )
+from gateway.pipeline.context import PipelineContext
 
 STATIC = Path(__file__).parent / "static"
 
@@ -32,16 +33,14 @@ def _error(request: Request, status: int, key: str) -> Response:
     return current.render("error.html", status=status, title=current.t(key))
 
 
-def mount_console(app: FastAPI) -> None:
-    state = app.state.xgw
-    assert isinstance(state, ApiState)
-    settings = state.settings
+def mount_console(app: FastAPI, ctx: PipelineContext, registry: CollectorRegistry) -> None:
+    """The console for ``ctx`` under /console (setting ``console.enabled``); its metrics join ``registry``."""
+    settings = ctx.settings
     if not settings.console.enabled:
         return
-    ctx = state.ctx
     codec = SessionCodec(secret_key(settings), settings.console.session_seconds)
-    metrics = ConsoleMetrics(state.metrics.registry, state.engine, lambda: health.peers(ctx))
-    app.state.xgw_console = ConsoleState(codec=codec, metrics=metrics)
+    metrics = ConsoleMetrics(registry, ctx.engine, lambda: health.peers(ctx))
+    app.state.xgw_console = ConsoleState(ctx=ctx, codec=codec, metrics=metrics)
     from gateway.console import routes_audit, routes_auth, routes_dashboard, routes_directory, routes_messages
 
     for module in (routes_auth, routes_dashboard, routes_messages, routes_directory, routes_audit):

@@ -23,8 +23,8 @@ def _panel_values(current: Page) -> dict[str, Any]:
         stats = collect(connection, None if current.user.is_gateway_admin else visible_to(current.user))
     values: dict[str, Any] = {"stats": stats, "poll": POLL_SECONDS, "peers": [], "adapters": []}
     if current.user.is_gateway_admin:
-        values["peers"] = health.peers(current.state.ctx)
-        values["adapters"] = current.console.adapter_health.check(current.state.ctx, current.state.engine)
+        values["peers"] = health.peers(current.state)
+        values["adapters"] = current.console.adapter_health.check(current.state, current.state.engine)
     return values
 
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends
 from sqlmodel import Session
 from starlette.responses import Response, StreamingResponse
 
-from gateway.api.routes.messages import _download_name, _stream
 from gateway.console.access import visible_message, visible_to
 from gateway.console.actions import ConsoleAction, perform, possible
 from gateway.console.detail import gather
 from gateway.console.search import BadFilter, Filters, parse_filters, search
 from gateway.console.web import PREFIX, ConsoleForbidden, ConsoleNotFound, Page, signed_in
 from gateway.pipeline.operations import ActionRefused
+from gateway.store.downloads import download_name, stream
 from gateway.store.models import Direction, Message, MessageState
 from gateway.store.payloads import PayloadNotFound
 
@@ -65,7 +65,7 @@ def message_page(message_id: str, current: Annotated[Page, Depends(signed_in)]) 
     assert current.user is not None
     with Session(current.state.engine, expire_on_commit=False) as session:
         message = _message(current, session, message_id)
-        detail = gather(current.state.ctx, session, current.user, message)
+        detail = gather(current.state, session, current.user, message)
     done = current.request.query_params.get("done")
     actions = possible(message) if current.user.can_act else []
     return current.render("message.html", d=detail, m=message, actions=actions, done=done)
@@ -81,10 +81,10 @@ def payload(message_id: str, current: Annotated[Page, Depends(signed_in)]) -> Re
         raise ConsoleNotFound from None
     media = {"xml": "application/xml", "zip": "application/zip"}.get(message.content_kind, "application/octet-stream")
     response = StreamingResponse(
-        _stream(handle),
+        stream(handle),
         media_type=media,
         headers={
-            "Content-Disposition": f'attachment; filename="{_download_name(message)}"',
+            "Content-Disposition": f'attachment; filename="{download_name(message)}"',
             "X-Content-Type-Options": "nosniff",
         },
     )

@@ -17,13 +17,13 @@ from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.api.state import ApiState, api_state
 from gateway.console.guard import FORM_TYPE, media_type
 from gateway.console.health import AdapterHealthCache
 from gateway.console.i18n import LANG_COOKIE, pick_language, translate
 from gateway.console.metrics import ConsoleMetrics
 from gateway.console.session import SessionCodec, SessionData, new_session
 from gateway.console.users import ConsoleAccount, session_account
+from gateway.pipeline.context import PipelineContext
 
 TEMPLATES = Path(__file__).parent / "templates"
 PREFIX = "/console"
@@ -84,6 +84,9 @@ def make_environment() -> Environment:
 
 @dataclass
 class ConsoleState:
+    """What every console page shares: the gateway's context (handed in by :func:`.mount.mount_console`)."""
+
+    ctx: PipelineContext
     codec: SessionCodec
     metrics: ConsoleMetrics
     env: Environment = field(default_factory=make_environment)
@@ -93,7 +96,8 @@ class ConsoleState:
 @dataclass
 class Page:
     request: Request
-    state: ApiState
+    #: the gateway's pipeline context (settings, database, payloads)
+    state: PipelineContext
     console: ConsoleState
     session: SessionData
     user: ConsoleAccount | None
@@ -163,8 +167,8 @@ def console_state(request: Request) -> ConsoleState:
 
 
 def page(request: Request) -> Page:
-    state = api_state(request)
     console = console_state(request)
+    state = console.ctx
     session = console.codec.load(request)
     user = None
     if session.user_uid is not None:

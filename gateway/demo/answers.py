@@ -19,8 +19,8 @@ import hashlib
 from pathlib import Path
 
 from gateway.config import Settings
+from gateway.samples.generate import generate_message
 from gateway.xoev.build import REPLIES, BuildError, build_receipt, write_package
-from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Message
 from gateway.xoev.parsing.parse import NotXdomea, parse_message
 from gateway.xoev.schemas.registry import SchemaRegistry

@@ -1,1 +1,1 @@
-"""Observability shared by every layer: OpenTelemetry tracing (metrics and logs live with the API for now)."""
+"""Observability shared by every layer: OpenTelemetry tracing and the JSON log lines (metrics live with the API)."""

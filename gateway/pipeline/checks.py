@@ -17,9 +17,9 @@ from lxml import etree
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.parsing.parse import NotXdomea, parse_message
 from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
+from gateway.xoev.report import Location, Report, finding
 from gateway.xoev.signatures.signature import find_signatures
 from gateway.xoev.signatures.verifying import SignaturePolicy, TrustDirectory, VerificationStatus, verify_tree
-from gateway.xoev.validation.report import Location, Report, finding
 from gateway.xoev.validation.validate import ZIP_MAGIC, Validator
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from gateway.config import Settings
 from gateway.pipeline.dms import AdapterPool
-from gateway.pipeline.transport import Transport, default_transports
+from gateway.pipeline.transport import Transport, TransportFactory, mailbox_transports
 from gateway.store.db import create_engine, database_url, make_session
 from gateway.store.migrate import upgrade_database
 from gateway.store.models import RouteKind
@@ -59,10 +59,13 @@ def context_from_settings(
     engine: Engine | None = None,
     registry: SchemaRegistry | None = None,
     migrate: bool = True,
+    transports: TransportFactory = mailbox_transports,
 ) -> PipelineContext:
     """The context for ``settings``; upgrades the database schema first unless ``migrate`` is False.
 
     ``engine`` and ``registry`` let a process that already has them (the API server, tests) share them.
+    ``transports`` builds the ways out from the payload store (default: local mailboxes only); a whole
+    gateway, with the XTA 2 client, is built by :func:`gateway.wiring.build_context`.
     """
     engine = engine or create_engine(database_url(settings))
     if migrate:
@@ -74,5 +77,5 @@ def context_from_settings(
         payloads=payloads,
         validator=Validator(registry, settings),
         keys=KeyStore(settings.data_dir / KEYS_DIR),
-        transports=default_transports(settings, payloads),
+        transports=transports(settings, payloads),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.xoev.validation.report import Report
+from gateway.xoev.report import Report
 
 
 class Rejected(Exception):

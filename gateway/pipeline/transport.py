@@ -4,13 +4,15 @@ A transport is chosen by the recipient's route in the participant directory. ``s
 idempotent for the same message (a worker killed after sending retries it): the local mailbox makes the
 delivered copy in the caller's transaction, which commits together with the ``queued -> sent``
 transition, so the copy exists exactly when the original says "sent". A remote transport (the XTA 2
-client, another issue) cannot share the transaction; it must use the message id as the transport's
-message id so that the peer drops a second copy.
+client, :mod:`gateway.bridge.xta.sender`) cannot share the transaction; it must use the message id as the
+transport's message id so that the peer drops a second copy. The pipeline never imports a remote transport:
+:mod:`gateway.wiring` hands them in.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -97,8 +99,13 @@ class LocalMailbox:
         return SendResult(SendStatus.SENT, peer, f"in the mailbox as {copy.id}")
 
 
-def default_transports(settings: Settings, payloads: PayloadStore) -> dict[RouteKind, Transport]:
-    """Local mailboxes, and the XTA 2 client for participants whose route is a remote XTA server."""
-    from gateway.bridge.xta.sender import XtaTransport  # zeep/requests only when a context is built
+#: Builds a context's transports once its payload store exists (:func:`gateway.pipeline.context.context_from_settings`).
+TransportFactory = Callable[[Settings, PayloadStore], dict[RouteKind, Transport]]
 
-    return {RouteKind.MAILBOX: LocalMailbox(), RouteKind.XTA: XtaTransport(settings, payloads)}
+
+def mailbox_transports(settings: Settings, payloads: PayloadStore) -> dict[RouteKind, Transport]:
+    """Local mailboxes only: what the pipeline can do by itself.
+
+    The XTA 2 client lives above the pipeline; :func:`gateway.wiring.transports` adds it for a whole gateway.
+    """
+    return {RouteKind.MAILBOX: LocalMailbox()}

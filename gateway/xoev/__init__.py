@@ -7,6 +7,8 @@ A message passes through the subpackages in this order:
 - :mod:`gateway.xoev.parsing`: safe XML parsing, and any version into the typed model (:mod:`gateway.xoev.model`);
 - :mod:`gateway.xoev.validation`: XSD, the rules beyond XSD, ZIP packages, and the reports;
 - :mod:`gateway.xoev.signatures`: XMLDSig signing and verification against pinned certificates, the key store;
-- :mod:`gateway.xoev.build`: messages and receipts written from the model; :mod:`gateway.xoev.generate`
-  makes realistic test messages of any size.
+- :mod:`gateway.xoev.build`: messages and receipts written from the model.
+
+The safety limits of parsing and validation are :mod:`gateway.xoev.limits`. The test-message generator is
+not part of the standard; it is a tool above it (:mod:`gateway.samples`).
 """

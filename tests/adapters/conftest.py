@@ -20,8 +20,8 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from adapters.base import AdapterContext
 from adapters.hotfolder import HotfolderAdapter
 from gateway.config import Settings
+from gateway.samples.generate import Generated, generate_message
 from gateway.xoev.build import write_package
-from gateway.xoev.generate import Generated, generate_message
 
 USER = "gw"
 PASSWORD = "Pässwört-123"  # non-ASCII on purpose: Basic auth must carry it as UTF-8

@@ -19,8 +19,8 @@ from adapters.hotfolder.xman import XMAN_VERSIONS
 from adapters.runner import export_once
 from gateway.demo import DEMO_DIRECTORY
 from gateway.pipeline.dms import adapter_spec
+from gateway.samples.generate import generate_message
 from gateway.xoev.build import build, write_package
-from gateway.xoev.generate import generate_message
 from tests.adapters.conftest import PASSWORD_ENV, USER, DavServer
 from tests.adapters.xman_sim import Agency, XmanSim
 

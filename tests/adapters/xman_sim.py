@@ -29,8 +29,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.config import Limits
 from gateway.xoev.build import build_receipt, serialize
+from gateway.xoev.limits import Limits
 from gateway.xoev.model import Message, Party, SendingSystem
 from gateway.xoev.parsing.parse import parse_message
 from gateway.xoev.parsing.safe_xml import parse_xml

@@ -23,15 +23,15 @@ import httpx
 import uvicorn
 from sqlmodel import Session, func, select
 
-from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.participants.directory import upsert
 from gateway.participants.spec import ParticipantSpec
 from gateway.participants.tokens import Scope, create_token
-from gateway.pipeline.context import PipelineContext, context_from_settings
+from gateway.pipeline.context import PipelineContext
+from gateway.samples.generate import generate_message, generate_to
 from gateway.store.models import Message, MessageEvent
+from gateway.wiring import build_context, create_app
 from gateway.xoev.build import build
-from gateway.xoev.generate import generate_message, generate_to
 from gateway.xoev.model import Party
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.store.conftest import empty_database
@@ -180,7 +180,7 @@ def running_gateway(
                 **overrides,
             }
         )
-        ctx = context_from_settings(settings, registry=registry)
+        ctx = build_context(settings, registry=registry)
         try:
             directory(ctx)
             app = create_app(ctx)

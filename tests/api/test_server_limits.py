@@ -18,7 +18,6 @@ import pytest
 import trustme
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.api.app import create_app
 from gateway.api.middleware import BodyGuard, BodyTimeout
 from gateway.api.problems import ApiProblem
 from gateway.api.upload import UploadSlots
@@ -27,11 +26,11 @@ from gateway.cli.serve_tls import TlsHttpToolsProtocol
 from gateway.config import Server, Settings, XtaServer
 from gateway.participants.tokens import Principal
 from gateway.participants.tokens import Scope as TokenScope
-from gateway.pipeline.context import context_from_settings
 from gateway.transport.xta.errors import PermissionDenied
 from gateway.transport.xta.identity import REAL_PEER, identify
 from gateway.transport.xta.schemas import bundle_dir
 from gateway.transport.xta.server import WSDL_CACHE_SIZE, _Wsdl
+from gateway.wiring import build_context, create_app
 
 # -- body guard ------------------------------------------------------------------------------------------
 
@@ -230,7 +229,7 @@ def test_trusting_loopback_is_announced(capsys: pytest.CaptureFixture[str]) -> N
 def test_health_and_readiness_answer_while_the_shared_thread_pool_is_full(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'gateway.db'}")
     settings.data_dir.mkdir()
-    ctx = context_from_settings(settings)
+    ctx = build_context(settings)
     app = create_app(ctx)
 
     async def probe() -> tuple[int, int]:

@@ -12,12 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.api.app import create_app
-from gateway.api.logs import JsonFormatter
 from gateway.config import Settings
+from gateway.observability.logs import JsonFormatter
 from gateway.participants.tokens import Scope
-from gateway.pipeline.context import context_from_settings
 from gateway.store.db import create_engine
+from gateway.wiring import build_context, create_app
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.api.support import GOTHA, OPERATOR, Gateway, assert_problem, offer, serve
 
@@ -109,7 +108,7 @@ def unready(tmp_path: Path, settings: Settings, registry: SchemaRegistry) -> Ite
     )
     broken_registry = SchemaRegistry.from_settings(own.model_copy(update={"catalogue_file": altered}))
     engine = create_engine(own.database_url or "")
-    ctx = context_from_settings(own, engine=engine, registry=broken_registry, migrate=False)
+    ctx = build_context(own, engine=engine, registry=broken_registry, migrate=False)
     try:
         with serve(create_app(ctx)) as url:
             yield url
@@ -170,7 +169,7 @@ def test_metrics_can_be_public_by_setting(tmp_path: Path, settings: Settings, re
             "api": settings.api.model_copy(update={"metrics_public": True}),
         }
     )
-    ctx = context_from_settings(own, registry=registry)
+    ctx = build_context(own, registry=registry)
     try:
         with serve(create_app(ctx)) as url:
             assert httpx.get(f"{url}/metrics").status_code == 200

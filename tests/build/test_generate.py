@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli.main import cli
-from gateway.xoev.generate import generate_message, generate_to, parse_size
+from gateway.samples.generate import generate_message, generate_to, parse_size
 from gateway.xoev.model import ObjectKind
 from gateway.xoev.schemas.registry import SchemaRegistry
 from gateway.xoev.validation.validate import Validator

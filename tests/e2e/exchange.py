@@ -7,10 +7,10 @@ import io
 import zipfile
 from typing import Any
 
+from gateway.samples.generate import generate_message
 from gateway.store.models import Direction, Message
 from gateway.transport.xta_client.client import XtaClient
 from gateway.xoev.build import build_receipt, write_package
-from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.e2e.support import ARCHIVE, DISTRICT_PARTY, Node, model_of, party, wait_for

@@ -37,6 +37,8 @@ from sqlmodel import Session, col, select
 from gateway.cli.main import cli
 from gateway.config import Settings
 from gateway.pipeline.context import PAYLOADS_DIR
+from gateway.samples.generate import ARCHIVE as ARCHIVE_PARTY
+from gateway.samples.generate import generate_message
 from gateway.store.db import create_engine
 from gateway.store.models import Certificate, CertificateUsage, Message, MessageEvent, Participant
 from gateway.store.payloads import PayloadStore
@@ -44,8 +46,6 @@ from gateway.transport.xta.backend import PartyId
 from gateway.transport.xta_client.client import XtaClient
 from gateway.transport.xta_client.peer import make_peer
 from gateway.xoev.build import build
-from gateway.xoev.generate import ARCHIVE as ARCHIVE_PARTY
-from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.model import Party
 from gateway.xoev.parsing.parse import parse_message

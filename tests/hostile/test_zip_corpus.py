@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.xoev.rules import RULES
 from gateway.xoev.validation.package import PackageError, extract_to, read_entry, scan_package
-from gateway.xoev.validation.rules import RULES
 from tests.hostile_zips import CASES, MiB
 
 #: Scanning reads headers only: at most the 64 KiB tail, one record and the entry list at a time.

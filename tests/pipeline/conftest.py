@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from gateway.config import Settings
-from gateway.pipeline.context import PipelineContext, context_from_settings
+from gateway.pipeline.context import PipelineContext
+from gateway.wiring import build_context
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.pipeline import factories
 from tests.store.conftest import database_url, empty_engine, engine
@@ -34,6 +35,6 @@ def pipeline_settings(settings: Settings, tmp_path: Path, database_url: str) -> 
 
 @pytest.fixture
 def ctx(pipeline_settings: Settings, engine: Engine, registry: SchemaRegistry) -> PipelineContext:
-    context = context_from_settings(pipeline_settings, engine=engine, registry=registry)
+    context = build_context(pipeline_settings, engine=engine, registry=registry)
     factories.directory(context)
     return context

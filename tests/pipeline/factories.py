@@ -9,9 +9,9 @@ from sqlmodel import Session, col, select
 
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.intake import SubmitResult, submit
+from gateway.samples.generate import ARCHIVE, SENDER, generate_message
 from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind, SignaturePolicy
 from gateway.xoev.build import build
-from gateway.xoev.generate import ARCHIVE, SENDER, generate_message
 from gateway.xoev.signatures.keys import (
     KeyAlgorithm,
     certificate_pem,

@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, Rejected, TooLarge, UnknownRecipient
 from gateway.pipeline.intake import submit
+from gateway.samples.generate import generate_to
 from gateway.store.models import Direction, Message, MessageEvent, MessageState
-from gateway.xoev.generate import generate_to
 from tests.pipeline import factories
 from tests.pipeline.factories import GOTHA, SAMPLE_SENDER, SAMPLES
 

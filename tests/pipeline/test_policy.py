@@ -22,6 +22,7 @@ from gateway.pipeline.errors import ForgedSender, UnknownRecipient, VersionNotAc
 from gateway.pipeline.intake import submit
 from gateway.pipeline.receipts import Answers, answers_for
 from gateway.pipeline.worker import Worker
+from gateway.samples.generate import generate_message
 from gateway.store.models import (
     Direction,
     Message,
@@ -32,7 +33,6 @@ from gateway.store.models import (
     SenderIdentification,
 )
 from gateway.xoev.build import build, build_receipt, serialize
-from gateway.xoev.generate import generate_message
 from gateway.xoev.parsing.parse import parse_message
 from gateway.xoev.parsing.safe_xml import parse_xml
 from tests.pipeline import factories

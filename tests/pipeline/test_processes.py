@@ -9,9 +9,9 @@ from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.intake import submit
 from gateway.pipeline.processes import load_thread, overdue
 from gateway.pipeline.worker import Worker
+from gateway.samples.generate import generate_message
 from gateway.store.types import utcnow
 from gateway.xoev.build import build_receipt, serialize, write_package
-from gateway.xoev.generate import generate_message
 from gateway.xoev.parsing.parse import parse_message
 from gateway.xoev.parsing.safe_xml import parse_xml
 from tests.pipeline import factories

@@ -10,15 +10,15 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from gateway.config import Limits
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms import adapter_spec
 from gateway.pipeline.dms_export import export_round
 from gateway.pipeline.processes import load_thread
 from gateway.pipeline.worker import Worker
+from gateway.samples.generate import Generated, generate_message
 from gateway.store.models import DeliveryObject, Message, Participant
 from gateway.xoev.build import write_package
-from gateway.xoev.generate import Generated, generate_message
+from gateway.xoev.limits import Limits
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.parsing.parse import parse_message
 from gateway.xoev.parsing.safe_xml import parse_xml

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from gateway.api.app import create_app
 from gateway.participants.tokens import Scope, create_token
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.worker import Worker
 from gateway.store.models import MessageState
+from gateway.wiring import create_app
 from tests.pipeline.factories import ARCHIVE_ID, GOTHA, SAMPLE_SENDER
 from tests.pipeline_adapters.support import (
     Dms,

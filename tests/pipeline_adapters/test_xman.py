@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from gateway.config import Limits, Settings
+from gateway.config import Settings
 from gateway.pipeline.context import PipelineContext
+from gateway.samples.generate import generate_message
 from gateway.store.models import DeliveryObject, Message, MessageState
 from gateway.xoev.build import build, build_receipt, serialize, write_package
-from gateway.xoev.generate import generate_message
+from gateway.xoev.limits import Limits
 from gateway.xoev.model import Message as XdomeaMessage
 from gateway.xoev.parsing.parse import parse_message
 from gateway.xoev.parsing.safe_xml import parse_xml

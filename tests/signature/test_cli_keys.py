@@ -16,10 +16,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from gateway.cli.main import cli
-from gateway.config import Limits
 from gateway.store.db import create_engine
 from gateway.store.migrate import upgrade_database
 from gateway.store.models import Certificate, Participant, RouteKind
+from gateway.xoev.limits import Limits
 from gateway.xoev.signatures.keys import KeyStore
 from gateway.xoev.signatures.signing import sign_message
 from gateway.xoev.signatures.verifying import (

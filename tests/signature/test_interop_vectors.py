@@ -27,7 +27,7 @@ from signxml.algorithms import SignatureMethod as SxMethod
 from signxml.exceptions import InvalidSignature
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.signatures.signature import NS, DigestAlgorithm, SignatureAlgorithm
 from gateway.xoev.signatures.verifying import SignatureReason, TrustDirectory, verify_message
 

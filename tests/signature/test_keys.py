@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.signatures.keys import (
     KeyAlgorithm,
     KeyFileError,

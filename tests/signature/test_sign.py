@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import parse_xml
 from gateway.xoev.signatures.signature import (
     DS_SIGNATURE,

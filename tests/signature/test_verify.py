@@ -13,8 +13,10 @@ from lxml import etree
 from signxml.algorithms import SignatureConstructionMethod
 from signxml.signer import XMLSigner
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import parse_xml
+from gateway.xoev.report import Report
+from gateway.xoev.rules import RULES
 from gateway.xoev.signatures.signature import DS_SIGNATURE, NS, certificate_fingerprint
 from gateway.xoev.signatures.signing import sign_tree
 from gateway.xoev.signatures.verifying import (
@@ -27,8 +29,6 @@ from gateway.xoev.signatures.verifying import (
     VerificationStatus,
     verify_message,
 )
-from gateway.xoev.validation.report import Report
-from gateway.xoev.validation.rules import RULES
 from gateway.xoev.validation.validate import Validator
 from tests.signature.conftest import directory_for
 from tests.signature.pki import DAY, NOW, OTHER, SENDER, Identity, Pki, make_ca, make_ee

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.signatures.signature import ENVELOPED_TRANSFORM, Canonicalization, DigestAlgorithm, SignatureAlgorithm
 from gateway.xoev.signatures.signing import sign_message
 from gateway.xoev.signatures.verifying import SignatureReason, TrustDirectory, VerificationStatus, verify_message

@@ -1,6 +1,6 @@
 """A gateway serving its XTA ports over its own pipeline, and XTA clients (zeep, CXF-style) to talk to it.
 
-The app is the real one (:func:`gateway.api.app.create_app`), so the tests also prove that the XTA
+The app is the real one (:func:`gateway.wiring.create_app`), so the tests also prove that the XTA
 ports are wired to the pipeline by default. The directory holds the generator's parties -- Landratsamt
 Gotha (a member district) and the Landesarchiv Thüringen -- with mailboxes here, Altenburger Land as
 the bystander, and two participants of a peer gateway. No signing keys: every policy is ``accept``, so
@@ -23,13 +23,13 @@ from sqlmodel import Session, col, func, select
 from zeep.exceptions import Fault
 from zeep.plugins import HistoryPlugin
 
-from gateway.api.app import create_app
 from gateway.config import Settings, XtaServer
-from gateway.pipeline.context import PipelineContext, context_from_settings
+from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.worker import Worker
 from gateway.store.models import Message, MessageEvent, Participant, RouteKind, SignaturePolicy, XtaMessageId
 from gateway.transport.xta.backend import PartyId
 from gateway.transport.xta.ns import OSCIMETA, WSA, XTA
+from gateway.wiring import build_context, create_app
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.pipeline.factories import GATEWAY_RECEIPTS, add_participant
 from tests.xta.support import serve
@@ -126,7 +126,7 @@ def running_gateway(
             ),
         }
     )
-    ctx = context_from_settings(settings, registry=registry)
+    ctx = build_context(settings, registry=registry)
     try:
         directory(ctx)
         with serve(create_app(ctx)) as url:

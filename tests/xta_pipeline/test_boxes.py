@@ -12,11 +12,11 @@ from zeep.exceptions import Fault
 from gateway.config import Settings
 from gateway.pipeline.lifecycle import release as release_lease
 from gateway.pipeline.lifecycle import transition
+from gateway.samples.generate import generate_message
 from gateway.store.models import Direction, Message, MessageState
 from gateway.store.queue import claim_next
 from gateway.store.types import utcnow
 from gateway.xoev.build import build
-from gateway.xoev.generate import generate_message
 from gateway.xoev.model import Party
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.pipeline.factories import offer

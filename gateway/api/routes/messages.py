@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, BinaryIO, Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
@@ -25,8 +24,9 @@ from gateway.api.state import ApiState, api_state
 from gateway.api.views import MessageDetail, MessagePage, detail_view, summary_view
 from gateway.api.visibility import history_for, sees_internals, visible_message, visible_to
 from gateway.participants.spec import XOEV_ID_PATTERN
+from gateway.store.downloads import download_name, stream
 from gateway.store.models import Direction, Message, MessageState
-from gateway.store.payloads import CHUNK_BYTES, PayloadNotFound
+from gateway.store.payloads import PayloadNotFound
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
@@ -47,21 +47,6 @@ def get_message(
         message = visible_message(session, principal, message_id)
         internal = sees_internals(principal, message)
         return detail_view(message, history_for(session, principal, message), internal=internal)
-
-
-def _download_name(message: Message) -> str:
-    if message.filename:
-        return message.filename
-    return f"{message.process_id}_{message.message_type}.{message.content_kind}"
-
-
-def _stream(handle: BinaryIO) -> Iterator[bytes]:
-    """The open payload in chunks; closed when the response ends or the client goes away."""
-    try:
-        while chunk := handle.read(CHUNK_BYTES):
-            yield chunk
-    finally:
-        handle.close()
 
 
 @router.get(
@@ -99,13 +84,13 @@ def download_payload(
     size = state.payloads.size(sha256)
     digest = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
     return StreamingResponse(
-        _stream(handle),
+        stream(handle),
         media_type=_MEDIA.get(message.content_kind, "application/octet-stream"),
         headers={
             "Content-Length": str(size),
             "ETag": f'"{sha256}"',
             "Repr-Digest": f"sha-256=:{digest}:",
-            "Content-Disposition": f'attachment; filename="{_download_name(message)}"',
+            "Content-Disposition": f'attachment; filename="{download_name(message)}"',
             "X-Content-Type-Options": "nosniff",
         },
     )

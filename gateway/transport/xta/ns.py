@@ -1,4 +1,7 @@
-"""The XML namespaces of XTA 2 and the prefixes the server writes.
+"""The names of XTA 2 that server and client share: XML namespaces, the prefixes the server writes, the ports.
+
+One place for both sides (:mod:`gateway.transport.xta` serves these ports, :mod:`gateway.transport.xta_client`
+calls them), so that they cannot drift apart.
 
 Replies declare every namespace with a prefix and never a default namespace: the XTA schemas have
 unqualified children (``code``, ``name``) inside qualified elements, and a default namespace in scope
@@ -27,7 +30,21 @@ NSMAP: dict[str, str] = {
 WSA_ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
 WSA_FAULT_ACTION = "http://www.w3.org/2005/08/addressing/soap/fault"
 
+#: the three ports of an XTA 2 server, as the WSDL names them (the last path segment of each port's URL)
+MANAGEMENT_PORT = "ManagementPort"
+SEND_PORT = "SendXtaPort"
+MSGBOX_PORT = "MsgBoxPort"
+PORTS = (MANAGEMENT_PORT, SEND_PORT, MSGBOX_PORT)
+
 
 def q(namespace: str, local: str) -> str:
     """Clark notation ``{namespace}local``, the form lxml takes for tags."""
     return f"{{{namespace}}}{local}"
+
+
+#: each port's SOAP 1.2 binding in the WSDL
+BINDINGS: dict[str, str] = {
+    MANAGEMENT_PORT: q(XTA, "managementHttpsBinding"),
+    SEND_PORT: q(XTA, "sendXTAHttpsBinding"),
+    MSGBOX_PORT: q(XTA, "msgBoxHttpsBinding"),
+}

@@ -31,7 +31,7 @@ from gateway.transport.xta.metadata import (
     write_status_list,
 )
 from gateway.transport.xta.mtom import Attachment, OutPart
-from gateway.transport.xta.ns import OSCI, OSCIMETA, WSA, XTA, q
+from gateway.transport.xta.ns import OSCI, OSCIMETA, PORTS, WSA, XTA, q
 from gateway.transport.xta.schemas import SchemaInvalid, XtaSchemas
 from gateway.transport.xta.soap import Envelope, new_element, sub
 from gateway.transport.xta.spool import Spool
@@ -245,10 +245,7 @@ def close(ctx: Context, req: SoapRequest) -> Reply:
 
 # -- the table ------------------------------------------------------------------------------------------
 
-MANAGEMENT = "ManagementPort"
-SEND = "SendXtaPort"
-MSGBOX = "MsgBoxPort"
-PORTS = (MANAGEMENT, SEND, MSGBOX)
+MANAGEMENT, SEND, MSGBOX = PORTS
 
 OPERATIONS: dict[str, Operation] = {
     op.action: op

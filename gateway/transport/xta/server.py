@@ -36,7 +36,8 @@ from gateway.transport.xta.errors import ErrorCode, ParameterInvalid, Permission
 from gateway.transport.xta.faults import fault_envelope, fault_status
 from gateway.transport.xta.identity import CallerIdentity, identify
 from gateway.transport.xta.mtom import Attachment, MultipartReader, mtom_message, new_content_id, parse_content_type
-from gateway.transport.xta.operations import OPERATIONS, PORTS, Context, Operation, Reply, SoapRequest
+from gateway.transport.xta.ns import PORTS
+from gateway.transport.xta.operations import OPERATIONS, Context, Operation, Reply, SoapRequest
 from gateway.transport.xta.schemas import WSDL_NAME, bundle_dir, load_schemas
 from gateway.transport.xta.soap import build_envelope, parse_envelope
 from gateway.transport.xta.spool import Spool

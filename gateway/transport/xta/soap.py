@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.config import Limits
 from gateway.transport.xta.errors import ErrorCode, ParameterInvalid
 from gateway.transport.xta.ns import NSMAP, OSCI, OSCIMETA, SOAP12, WSA, q
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
 
 _UNDERSTOOD = frozenset({WSA, OSCIMETA, OSCI})

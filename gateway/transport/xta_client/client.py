@@ -42,7 +42,7 @@ from gateway.transport.xta.backend import (
     StatusListPage,
     TransportReport,
 )
-from gateway.transport.xta.ns import OSCI, q
+from gateway.transport.xta.ns import OSCI, PORTS, q
 from gateway.transport.xta.schemas import XtaSchemas, bundle_dir, load_schemas
 from gateway.transport.xta.spool import Spool
 from gateway.transport.xta_client.breaker import BreakerRegistry, CircuitBreaker
@@ -72,7 +72,7 @@ from gateway.transport.xta_client.replies import ReplyReader, ServiceAvailabilit
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MANAGEMENT, SEND, MSGBOX = "ManagementPort", "SendXtaPort", "MsgBoxPort"
+MANAGEMENT, SEND, MSGBOX = PORTS
 
 RetryHook = Callable[[XtaClientError, int], None]
 """Called before each retry with the error and the number of the try that failed."""

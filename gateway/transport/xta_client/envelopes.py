@@ -26,14 +26,9 @@ from zeep.transports import Transport
 from gateway.transport.xta.backend import Content, MessageMeta, PartyId
 from gateway.transport.xta.metadata import write_meta
 from gateway.transport.xta.mtom import OutPart
-from gateway.transport.xta.ns import OSCIMETA, SOAP12, WSA, XOP, XTA, q
+from gateway.transport.xta.ns import BINDINGS, OSCIMETA, SOAP12, WSA, XOP, XTA, q
 from gateway.transport.xta.schemas import WSDL_NAME
 
-_BINDINGS = {
-    "ManagementPort": f"{{{XTA}}}managementHttpsBinding",
-    "SendXtaPort": f"{{{XTA}}}sendXTAHttpsBinding",
-    "MsgBoxPort": f"{{{XTA}}}msgBoxHttpsBinding",
-}
 _CONTENT_ATTRIBUTES = (
     ("content_type", "contentType"),
     ("filename", "filename"),
@@ -75,11 +70,11 @@ class Envelopes:
         self._client = zeep.Client(str(wsdl), settings=settings, transport=transport)  # type: ignore[no-untyped-call]
         self._services = {
             port: self._client.create_service(binding, "http://placeholder.invalid/" + port)  # type: ignore[no-untyped-call]
-            for port, binding in _BINDINGS.items()
+            for port, binding in BINDINGS.items()
         }
         self._actions = {
             (port, name): operation.soapaction
-            for port, binding in _BINDINGS.items()
+            for port, binding in BINDINGS.items()
             for name, operation in self._client.wsdl.bindings[binding]._operations.items()
         }
         self._lock = threading.Lock()

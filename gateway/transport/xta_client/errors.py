@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TECHNICAL_PROBLEM = "XTAWSTechnicalProblemException"
-MESSAGE_ID_ALREADY_USED = "9024"
+from gateway.transport.xta.errors import ErrorCode, XtaError
+
+#: the fault detail element of "the server has a problem" (the server's own errors use the same names)
+TECHNICAL_PROBLEM = XtaError.element
+MESSAGE_ID_ALREADY_USED = ErrorCode.MESSAGE_ID_ALREADY_USED.code
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,6 @@ from pathlib import Path
 
 from gateway.config import XtaClient
 
-PORTS = ("ManagementPort", "SendXtaPort", "MsgBoxPort")
-
 
 class PeerNotConfigured(Exception):
     """The settings do not say how to reach or trust this URL; the message says what to add."""

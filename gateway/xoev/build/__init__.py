@@ -6,13 +6,14 @@ Everything built passes the gateway's validator before it is returned, or :class
 """
 
 from gateway.xoev.build.common import BUILD_VERSIONS, BuildError
-from gateway.xoev.build.messages import BuiltMessage, build, build_message, buildable_elements, serialize
+from gateway.xoev.build.messages import PRIMARY_TYPES, BuiltMessage, build, build_message, buildable_elements, serialize
 from gateway.xoev.build.naming import message_stem
 from gateway.xoev.build.package import BuiltPackage, ChunkSource, write_package
 from gateway.xoev.build.receipts import REPLIES, build_receipt, reply_message
 
 __all__ = [
     "BUILD_VERSIONS",
+    "PRIMARY_TYPES",
     "REPLIES",
     "BuildError",
     "BuiltMessage",

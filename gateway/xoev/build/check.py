@@ -11,8 +11,8 @@ from lxml import etree
 
 from gateway.config import Settings
 from gateway.xoev.build.common import BuildError
+from gateway.xoev.report import Report
 from gateway.xoev.schemas.registry import SchemaRegistry
-from gateway.xoev.validation.report import Report
 from gateway.xoev.validation.validate import Validator
 
 

@@ -17,9 +17,9 @@ from lxml import etree
 from gateway import __version__
 from gateway.xoev.build.codes import FALLBACK_LIST_VERSIONS, VersionCodes, version_codes
 from gateway.xoev.model import Code, Format, Kopf, ObjectKind, Party, RecordObject, SendingSystem
+from gateway.xoev.report import Finding
 from gateway.xoev.schemas.catalogue import NAMESPACE_PREFIX
 from gateway.xoev.schemas.registry import SchemaRegistry
-from gateway.xoev.validation.report import Finding
 
 #: Versions the builder writes. 2.x uses another Baukasten (Latin-only strings, other Akte layout).
 BUILD_VERSIONS = ("3.0.0", "3.1.0", "4.0.0")

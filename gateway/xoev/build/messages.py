@@ -22,6 +22,15 @@ from gateway.xoev.schemas.registry import SchemaRegistry, default_registry
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
+#: the messages that open an exchange and carry records, by type code: their element name (the DMS adapters
+#: export them, the sample generator writes them; replies to them are built with :mod:`.receipts`)
+PRIMARY_TYPES: dict[str, str] = {
+    "0101": "Information.Information.0101",
+    "0401": "Abgabe.Abgabe.0401",
+    "0501": "Aussonderung.Anbieteverzeichnis.0501",
+    "0503": "Aussonderung.Aussonderung.0503",
+}
+
 
 class Body(Enum):
     NONE = "none"

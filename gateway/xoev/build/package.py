@@ -22,8 +22,8 @@ from gateway.xoev.build.common import BuildError
 from gateway.xoev.build.messages import BuiltMessage, build_message, serialize
 from gateway.xoev.build.naming import message_stem
 from gateway.xoev.model import Message
+from gateway.xoev.report import Report
 from gateway.xoev.schemas.registry import SchemaRegistry, default_registry
-from gateway.xoev.validation.report import Report
 
 CHUNK = 1 << 20
 #: Formats that are already compressed (or random test data) gain nothing from deflate but CPU time.

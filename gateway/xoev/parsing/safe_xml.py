@@ -4,7 +4,7 @@ Every message reaching the gateway comes from outside, so the parser is the firs
 rules: refuse any document type declaration (xdomea never needs one, and DTDs are how XXE and billion
 laughs arrive), never resolve entities or fetch anything, and bound the size of the input, the element
 count, the nesting depth and single text nodes, each by a setting. A rejection is an :class:`XmlRejected`
-carrying the :class:`~gateway.xoev.validation.report.Finding` that explains it.
+carrying the :class:`~gateway.xoev.report.Finding` that explains it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from lxml import etree
 
-from gateway.config import Limits
-from gateway.xoev.validation.report import Finding, Location, finding
+from gateway.xoev.limits import Limits
+from gateway.xoev.report import Finding, Location, finding
 
 
 class XmlRejected(Exception):

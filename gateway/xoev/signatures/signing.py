@@ -21,7 +21,7 @@ from signxml.algorithms import DigestAlgorithm as SxDigest
 from signxml.algorithms import SignatureMethod as SxMethod
 from signxml.signer import XMLSigner
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import parse_xml
 from gateway.xoev.signatures.keys import SigningKey, has_digital_signature
 from gateway.xoev.signatures.signature import (

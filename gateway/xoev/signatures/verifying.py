@@ -36,8 +36,9 @@ from signxml.algorithms import SignatureMethod as SxMethod
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
+from gateway.xoev.report import Finding, Location, finding
 from gateway.xoev.signatures.keys import has_digital_signature
 from gateway.xoev.signatures.signature import (
     ENVELOPED_TRANSFORM,
@@ -50,7 +51,6 @@ from gateway.xoev.signatures.signature import (
     find_signatures,
     strip_signature,
 )
-from gateway.xoev.validation.report import Finding, Location, finding
 
 
 class SignaturePolicy(enum.StrEnum):

@@ -2,7 +2,7 @@
 
 Real messages are schema-valid and still wrong: the Kopf names another Nachrichtentyp than the message
 element (the toolkit's own templates do this), the ProzessID is not a UUID, a code is not in its list,
-the sender cannot be identified. Each check here is one rule of :mod:`gateway.xoev.validation.rules` and returns
+the sender cannot be identified. Each check here is one rule of :mod:`gateway.xoev.rules` and returns
 findings. They run on the parsed tree with precomputed Clark names so that a valid message pays well
 under the XSD validation time again (see benchmarks/bench_validate.py).
 """
@@ -17,9 +17,9 @@ from functools import lru_cache
 from lxml import etree
 
 from gateway.xoev.parsing.safe_xml import source_line
+from gateway.xoev.report import Finding, Location, finding
 from gateway.xoev.schemas.registry import SchemaRegistry
 from gateway.xoev.validation.naming import UUID_RE
-from gateway.xoev.validation.report import Finding, Location, finding
 
 RECORD_ELEMENTS = ("Akte", "Teilakte", "Vorgang", "Teilvorgang", "Dokument", "Anlage")
 _PLACEHOLDER = re.compile(r"^\[[^\]]+\]$")

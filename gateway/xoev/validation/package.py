@@ -31,10 +31,10 @@ from io import BufferedReader
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.config import Limits
+from gateway.xoev.limits import Limits
+from gateway.xoev.report import Finding, Location, Severity, finding
 from gateway.xoev.validation import zipcheck
 from gateway.xoev.validation.naming import PACKAGE_SUFFIXES, parse_name
-from gateway.xoev.validation.report import Finding, Location, Severity, finding
 
 #: Entries above this uncompressed size are checked against ``Limits.max_compression_ratio``; small files
 #: such as XML full of repeated whitespace legitimately compress very well.

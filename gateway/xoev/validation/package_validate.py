@@ -12,11 +12,14 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lxml import etree
 
+from gateway.config import Settings
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import source_line
+from gateway.xoev.report import Finding, Location, Report, ValidationResult, finding
 from gateway.xoev.validation.naming import check_name, stem_of
 from gateway.xoev.validation.package import (
     PackageError,
@@ -27,10 +30,24 @@ from gateway.xoev.validation.package import (
     read_entry,
     scan_package,
 )
-from gateway.xoev.validation.report import Finding, Location, Report, finding
 
-if TYPE_CHECKING:
-    from gateway.xoev.validation.validate import ValidationResult, Validator
+
+class MessageValidator(Protocol):
+    """What a package's validation needs of the message validator (:class:`~.validate.Validator` is one).
+
+    A protocol rather than the class, so that the message validator may call the package validator without an
+    import circle.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def validate_xml_bytes(
+        self, data: bytes, *, name: str | None = None, source: str | None = None
+    ) -> ValidationResult: ...
 
 
 _CHUNK = 1024 * 1024
@@ -136,9 +153,7 @@ def primary_references(tree: etree._ElementTree) -> tuple[list[str], dict[str, L
     return names, where
 
 
-def validate_package(validator: Validator, path: Path) -> ValidationResult:
-    from gateway.xoev.validation.validate import ValidationResult
-
+def validate_package(validator: MessageValidator, path: Path) -> ValidationResult:
     shown = str(path)
     report = Report(path=shown)
     scan = scan_package(path, validator.limits, display_name=shown)

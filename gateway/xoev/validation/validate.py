@@ -3,34 +3,27 @@
 The order of the steps is the order in which a person would want to hear about problems: can the input
 be read safely at all, which message and version is it, is it schema-valid, and does it keep the rules
 that the schema cannot express (names, Kopf, code lists, structure, package contents). Every step adds
-findings to one :class:`~gateway.xoev.validation.report.Report`; nothing raises for bad input.
+findings to one :class:`~gateway.xoev.report.Report`; nothing raises for bad input.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
-from gateway.config import Limits, Settings, get_settings
+from gateway.config import Settings, get_settings
+from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import XmlRejected, parse_xml
+from gateway.xoev.report import Location, Report, Severity, ValidationResult, finding
 from gateway.xoev.schemas.catalogue import NAMESPACE_PREFIX
 from gateway.xoev.schemas.registry import SchemaBundleError, SchemaRegistry, default_registry
 from gateway.xoev.validation import checks
 from gateway.xoev.validation.naming import check_name
-from gateway.xoev.validation.report import Location, Report, Severity, finding
+from gateway.xoev.validation.package_validate import validate_package
 from gateway.xoev.validation.xsd import validate_xsd
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-
-
-@dataclass(slots=True)
-class ValidationResult:
-    """The report, plus the parsed message tree when there was one (for inspect and the pipeline)."""
-
-    report: Report
-    tree: etree._ElementTree | None = None
 
 
 class Validator:
@@ -142,8 +135,6 @@ class Validator:
             report.add(finding("XGW-IN-001", Location(file=shown), reason=exc.strerror or str(exc)))
             return ValidationResult(report)
         if head.startswith(ZIP_MAGIC):
-            from gateway.xoev.validation.package_validate import validate_package
-
             return validate_package(self, path)
         if size > self.limits.max_xml_bytes:
             report = Report(path=shown)

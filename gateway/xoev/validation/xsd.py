@@ -20,8 +20,8 @@ from typing import Any
 from lxml import etree
 
 from gateway.xoev.parsing.safe_xml import source_line
+from gateway.xoev.report import Finding, Location, finding
 from gateway.xoev.schemas.registry import CompiledSchema
-from gateway.xoev.validation.report import Finding, Location, finding
 
 _CLARK = re.compile(r"\{urn:xoev-de:xdomea:schema:[0-9.]+\}")
 _OTHER_CLARK = re.compile(r"\{[^}]*\}")

@@ -13,8 +13,7 @@ built around; callers may pass any other Absender and Empfaenger (``xgw generate
 does, defaulting to the demo directory's district and archive so that its output is accepted by
 ``xgw serve --demo`` as it is).
 
-Command line: ``python -m gateway.xoev.generate --type 0503 --documents 1000 --size 1GiB --out DIR``
-(also ``xgw generate``).
+Command line: ``xgw generate --type 0503 --documents 1000 --size 1GiB --out DIR``.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from gateway.xoev.build import (
+    PRIMARY_TYPES,
     REPLIES,
     BuildError,
     BuiltMessage,
@@ -51,13 +51,6 @@ from gateway.xoev.model import (
 )
 from gateway.xoev.schemas.registry import SchemaRegistry
 
-#: message types the generator writes itself; replies to them are built with the receipt builder
-PRIMARY_TYPES: dict[str, str] = {
-    "0101": "Information.Information.0101",
-    "0401": "Abgabe.Abgabe.0401",
-    "0501": "Aussonderung.Anbieteverzeichnis.0501",
-    "0503": "Aussonderung.Aussonderung.0503",
-}
 #: types whose Dokumente carry primary files (0501 only lists what is offered)
 WITH_FILES = ("0101", "0401", "0503")
 ANSWERED_BY: dict[str, str] = {reply: answered for answered, replies in REPLIES.items() for reply in replies}
@@ -485,10 +478,3 @@ def _reported(source: ChunkSource, progress: Callable[[int], None]) -> ChunkSour
             progress(len(chunk))
 
     return ChunkSource(source.size, chunks)
-
-
-if __name__ == "__main__":
-    import importlib
-
-    # the command line lives with the other faces; imported by name so this layer does not depend on it
-    importlib.import_module("gateway.cli.generate").generate_command()

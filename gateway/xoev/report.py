@@ -1,6 +1,6 @@
 """Findings and validation reports: the values every check returns instead of raising.
 
-A finding always names the rule (a stable id from :mod:`gateway.xoev.validation.rules`), where it happened and what
+A finding always names the rule (a stable id from :mod:`gateway.xoev.rules`), where it happened and what
 is wrong, in English and German, so that the authority that sent the message can act on it without asking
 us. The JSON form is a stable, documented interface (docs/validation-report.md).
 """
@@ -11,7 +11,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.xoev.validation.rules import RULES, Rule
+from lxml import etree
+
+from gateway.xoev.rules import RULES, Rule
 
 
 class Severity(enum.StrEnum):
@@ -128,3 +130,16 @@ class Report:
         for f in self.findings:
             lines.append(f"  {f.severity.value.upper():7} {f.rule}  {f.location}: {f.message}")
         return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class ValidationResult:
+    """The report, plus the parsed message tree when there was one (for inspect and the pipeline).
+
+    It lives here, below both validators, so that the message validator (:mod:`gateway.xoev.validation.validate`)
+    and the package validator (:mod:`gateway.xoev.validation.package_validate`) share it without importing each
+    other.
+    """
+
+    report: Report
+    tree: etree._ElementTree | None = None
