@@ -27,7 +27,7 @@ from gateway.pipeline.dms_export import Exporter
 from gateway.pipeline.gc import collect_garbage, remove_partial_stages
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import WORK_STATES
-from gateway.pipeline.steps import run_step
+from gateway.pipeline.steps.runner import run_step
 from gateway.store.queue import LeaseLost, StateConflict, claim_next, recover_expired_leases
 
 log = logging.getLogger(__name__)

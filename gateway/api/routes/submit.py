@@ -9,8 +9,6 @@ document for every refusal -- which leaves no row and no payload behind (intake 
 from __future__ import annotations
 
 import uuid
-import zipfile
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -46,10 +44,9 @@ from gateway.participants.tokens import Principal
 from gateway.pipeline import directory
 from gateway.pipeline.checks import ContentKind, SignatureMode, check_file, content_kind
 from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, UnknownRecipient, VersionNotAccepted
-from gateway.pipeline.intake import safe_filename, submit
+from gateway.pipeline.intake import name_package, safe_filename, submit
 from gateway.store.models import Message
 from gateway.store.payloads import PayloadTooLarge
-from gateway.xoev.validation.package import is_message_name
 
 router = APIRouter(tags=["messages"])
 
@@ -177,29 +174,12 @@ async def submit_message(
     return _message_response(state, result.message.id, result.created)
 
 
-def _name_package(path: Path, limit: int) -> Path:
-    """A package validated without a name is named after its one message XML, as intake does."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if len(infos) > limit:
-                return path
-            top = [i.filename for i in infos if "/" not in i.filename and is_message_name(i.filename)]
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return path
-    if len(top) != 1:
-        return path
-    stem = top[0][: -len(".xml")] if top[0].lower().endswith(".xml") else top[0]
-    return path.rename(path.with_name(stem + ".zip"))
-
-
 def _validate_staged(state: ApiState, principal: Principal, request: Request, name: str | None) -> dict[str, Any]:
     limit = state.settings.pipeline.max_submit_bytes
     with state.payloads.stage(body_chunks(request), limit, name=name) as staged:
+        if name is None and content_kind(staged.path) is ContentKind.ZIP:
+            name_package(staged, state.settings.limits.max_package_entries)  # as intake names it
         path = staged.path
-        if name is None and content_kind(path) is ContentKind.ZIP:
-            path = _name_package(path, state.settings.limits.max_package_entries)
-            staged.path = path  # so that the staging area removes it under its new name
         with state.ctx.session() as session:
             trust = directory.trust_directory(session, [principal.participant])
         checked = check_file(state.validator, path, name=name, directory=trust, mode=SignatureMode.IF_PRESENT)
