@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from lxml import etree
 from sqlmodel import Session, col, select
 
-from gateway.pipeline import directory
+from gateway.pipeline import directory, lifecycle
 from gateway.pipeline.checks import (
     Checked,
     ContentKind,
@@ -51,7 +51,7 @@ from gateway.pipeline.errors import (
     VersionNotAccepted,
 )
 from gateway.pipeline.logs import message_logger
-from gateway.store.models import Direction, Message, MessageEvent, MessageState, Participant, SenderIdentification
+from gateway.store.models import Direction, Message, MessageState, Participant, SenderIdentification
 from gateway.store.payloads import PayloadTooLarge, StagedPayload
 from gateway.store.types import utcnow
 from gateway.xoev.model import Message as XdomeaMessage
@@ -192,11 +192,9 @@ def _take(
         # An identical submit racing this one may insert first: the unique identity then fails the INSERT
         # (at the flush on PostgreSQL and SQLite alike, or at the commit), and the twin is the answer.
         try:
-            session.add(row)
-            session.flush()
-            session.add_all(_first_events(row, checked, channel, actor))
+            lifecycle.arrive(session, row, _first_history(row, checked, channel), actor=actor)
             if anticipated is not None:
-                session.add(_own_answer_note(anticipated, row, actor))
+                _note_own_answer(session, anticipated, row, actor)
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()
@@ -291,16 +289,16 @@ def _check_version(parties: _Parties, recipient: str, version: str) -> None:
         raise VersionNotAccepted(recipient, version, accepted)
 
 
-def _own_answer_note(anticipated: Message, own: Message, actor: str) -> MessageEvent:
+def _note_own_answer(session: Session, anticipated: Message, own: Message, actor: str) -> None:
     """On the gateway's receipt: the recipient's own answer of the same type arrived (and is delivered too)."""
-    return MessageEvent(
-        message_id=anticipated.id,
-        from_state=anticipated.state,
-        to_state=anticipated.state,
+    lifecycle.note(
+        session,
+        anticipated.id,
+        anticipated.state,
         actor=actor,
         reason=f"the participant's own {own.message_type} arrived as message {own.id}; this one was made by the "
         f"gateway on its behalf",
-        created_at=own.created_at,
+        now=own.created_at,
     )
 
 
@@ -399,46 +397,23 @@ def search_summary(model: XdomeaMessage) -> str | None:
     return joined[:SEARCH_TEXT_CHARS] or None
 
 
-def _first_events(row: Message, checked: Checked, channel: str, actor: str) -> list[MessageEvent]:
+def _first_history(row: Message, checked: Checked, channel: str) -> list[tuple[MessageState, str]]:
     """received -> (verified ->) validated, recorded together: the message is never visible half-checked."""
-    now = row.created_at
     shown = f" as {row.filename}" if row.filename else ""
-    events = [
-        MessageEvent(
-            message_id=row.id,
-            from_state=None,
-            to_state=MessageState.RECEIVED,
-            actor=actor,
-            reason=f"received via {channel}{shown} ({row.size} bytes, SHA-256 {row.sha256})",
-            created_at=now,
-        )
-    ]
-    before = MessageState.RECEIVED
+    history = [(MessageState.RECEIVED, f"received via {channel}{shown} ({row.size} bytes, SHA-256 {row.sha256})")]
     if row.direction is Direction.INBOUND:
-        events.append(
-            MessageEvent(
-                message_id=row.id,
-                from_state=before,
-                to_state=MessageState.VERIFIED,
-                actor=actor,
-                reason=f"signature {checked.signature.value}"
+        history.append(
+            (
+                MessageState.VERIFIED,
+                f"signature {checked.signature.value}"
                 + (f" by certificate {checked.signer_fingerprint}" if checked.signer_fingerprint else ""),
-                created_at=now,
             )
         )
-        before = MessageState.VERIFIED
     warnings = len(checked.report.warnings)
-    events.append(
-        MessageEvent(
-            message_id=row.id,
-            from_state=before,
-            to_state=MessageState.VALIDATED,
-            actor=actor,
-            reason=f"valid xdomea {row.xdomea_version} {row.message_type} ({warnings} warning(s))",
-            created_at=now,
-        )
+    history.append(
+        (MessageState.VALIDATED, f"valid xdomea {row.xdomea_version} {row.message_type} ({warnings} warning(s))")
     )
-    return events
+    return history
 
 
 def stored_path(ctx: PipelineContext, message: Message) -> Path:

@@ -10,7 +10,7 @@ that waits for someone else (outbound: ``sent``; inbound: ``delivered`` or ``con
 - :mod:`.job` holds the claimed message, groups its transitions into few commits and carries what was
   learned about it; :mod:`.payload` gives the views of its payload; :mod:`.runner` dispatches.
 
-Each transition is fenced by the lease and the expected state (:func:`gateway.store.queue.transition`),
+Each transition is fenced by the lease and the expected state (:func:`gateway.pipeline.lifecycle.transition`),
 and each step can be repeated: signing again writes a new payload (the first one becomes garbage), the
 local mailbox finds a copy it already made, a receipt made before is found by its identity. A worker
 killed anywhere therefore loses nothing and duplicates nothing; its lease expires and another worker

@@ -17,7 +17,7 @@ A :class:`Job` is what every step works on. It promises three things the steps r
   payload (:class:`~gateway.pipeline.known.Known`); later steps of the same chain use it instead of
   parsing, validating or verifying again. Participants are read once per job.
 
-Every write stays fenced by the lease and the expected state (:func:`gateway.store.queue.transition`),
+Every write stays fenced by the lease and the expected state (:func:`gateway.pipeline.lifecycle.transition`),
 and every transition extends the lease by ``pipeline.lease_seconds``, so a chain renews it only when a
 single step runs long.
 """
@@ -35,10 +35,10 @@ from sqlmodel import Session
 from gateway.pipeline import directory
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.known import Known
+from gateway.pipeline.lifecycle import transition
 from gateway.pipeline.logs import message_logger
-from gateway.pipeline.states import allowed
 from gateway.store.models import Message, MessageState, Participant
-from gateway.store.queue import renew_lease, transition
+from gateway.store.queue import renew_lease
 from gateway.store.types import utcnow
 
 log = logging.getLogger("gateway.pipeline.steps")
@@ -117,12 +117,9 @@ class Job:
         defer: bool = False,
     ) -> None:
         """The fenced transition; committed now, or with the next commit when ``defer`` (see the module)."""
-        m = self.message
-        if not allowed(m.direction, m.state, to_state):
-            raise RuntimeError(f"transition {m.state.value} -> {to_state.value} is not part of the lifecycle")
         move = _Move(to_state, reason, error, release, next_attempt_at, dict(values or {}), utcnow())
         self._remember(move)
-        self._write(move)
+        self._write(move)  # the lifecycle refuses a move its table does not allow
         self._pending.append(move)
         if not defer:
             self.commit()

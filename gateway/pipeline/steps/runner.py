@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from gateway.pipeline.context import PipelineContext
+from gateway.pipeline.lifecycle import LeaseLost, StateConflict, release
 from gateway.pipeline.states import NEVER
 from gateway.pipeline.steps.answer import answer
 from gateway.pipeline.steps.check import check
@@ -23,7 +24,6 @@ from gateway.pipeline.steps.route import route
 from gateway.pipeline.steps.send import send
 from gateway.pipeline.steps.sign import sign
 from gateway.store.models import Direction, Message, MessageState
-from gateway.store.queue import LeaseLost, StateConflict, release_lease
 from gateway.store.types import utcnow
 
 S = MessageState
@@ -83,7 +83,7 @@ def fail_transiently(job: Job, error: str) -> None:
         return
     delay = min(settings.retry_base_seconds * 2 ** max(m.attempts - 1, 0), settings.retry_max_seconds)
     retry_at = utcnow() + timedelta(seconds=delay)
-    release_lease(
+    release(
         job.session,
         m,
         job.worker_id,
