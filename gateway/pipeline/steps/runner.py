@@ -59,6 +59,7 @@ def run(job: Job) -> None:
         )
         return
     try:
+        job.keep_lease()  # a message claimed in a batch may have waited for the ones before it
         while advance(job):
             job.keep_lease()
         job.commit()  # a chain that ended without a transition of its own (nothing due) leaves nothing open
