@@ -88,6 +88,7 @@ class Worker:
         settings = self.ctx.settings.pipeline
         with self.ctx.session() as session:
             claimed = claim_batch(session, self.worker_id, WORK_STATES, settings.lease_seconds, limit)
+            session.expunge_all()  # the batch is read once: the first message's rollbacks must not expire the rest
             for n, message in enumerate(claimed):
                 if n and self.stopping.is_set():
                     unclaim(session, claimed[n:], self.worker_id)
