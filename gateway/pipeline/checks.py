@@ -51,6 +51,8 @@ class Checked:
     model: XdomeaMessage | None = None
     signature: SignatureStatus = SignatureStatus.UNSIGNED
     signer_fingerprint: str | None = None
+    #: the message XML that was validated (without its signature; a package's message XML), for later steps
+    tree: etree._ElementTree | None = None
 
     @property
     def valid(self) -> bool:
@@ -71,11 +73,14 @@ def check_file(
     directory: TrustDirectory,
     mode: SignatureMode,
     sender: str | None = None,
+    tree: etree._ElementTree | None = None,
 ) -> Checked:
     """Verify and validate the message in ``path``; ``name`` is its file name for the naming rule.
 
     ``sender`` is the participant the channel identified: a signature (or its absence) is judged by its
-    policy when the Absender names no Behoerdenkennung of its own.
+    policy when the Absender names no Behoerdenkennung of its own. ``tree`` is the message XML in
+    ``path`` already parsed, by a caller that built it (a receipt made by this gateway): it is checked
+    as it is instead of being parsed again.
     """
     kind = content_kind(path)
     if kind is ContentKind.ZIP:
@@ -86,12 +91,13 @@ def check_file(
     if size > validator.limits.max_xml_bytes:
         report.add(finding("XGW-IN-003", Location(file=shown), size=size, limit=validator.limits.max_xml_bytes))
         return Checked(kind, report)
-    data = path.read_bytes()
-    try:
-        tree = parse_xml(data, validator.limits, source=shown)
-    except XmlRejected as rejected:
-        report.add(rejected.finding)
-        return Checked(kind, report)
+    if tree is None:
+        data = path.read_bytes()
+        try:
+            tree = parse_xml(data, validator.limits, source=shown)
+        except XmlRejected as rejected:
+            report.add(rejected.finding)
+            return Checked(kind, report)
     model = _model(tree)
     checked = Checked(kind, report, model)
     if find_signatures(tree.getroot()) or mode is SignatureMode.POLICY:
@@ -108,6 +114,7 @@ def check_file(
             if verification.tree is not None:
                 tree = verification.tree
     validator.validate_tree(tree, report, source=shown, name=name)
+    checked.tree = tree
     return checked
 
 
@@ -124,6 +131,7 @@ def _check_package(
     report = result.report
     report.path = name or path.name
     checked = Checked(ContentKind.ZIP, report, _model(result.tree) if result.tree is not None else None)
+    checked.tree = result.tree
     if mode is SignatureMode.POLICY and checked.model is not None:
         claimed = checked.model.kopf.sender.xoev_identifier if checked.model.kopf.sender else None
         who = claimed or sender

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import sqlalchemy as sa
+from lxml import etree
 from sqlmodel import Session, col, select
 
-from gateway.pipeline import directory
+from gateway.pipeline import directory, lifecycle
 from gateway.pipeline.checks import (
     Checked,
     ContentKind,
@@ -50,7 +51,7 @@ from gateway.pipeline.errors import (
     VersionNotAccepted,
 )
 from gateway.pipeline.logs import message_logger
-from gateway.store.models import Direction, Message, MessageEvent, MessageState, SenderIdentification
+from gateway.store.models import Direction, Message, MessageState, Participant, SenderIdentification
 from gateway.store.payloads import PayloadTooLarge, StagedPayload
 from gateway.store.types import utcnow
 from gateway.xoev.model import Message as XdomeaMessage
@@ -81,6 +82,7 @@ def submit(
     actor: str | None = None,
     reply_to_id: uuid.UUID | None = None,
     recipient: str | None = None,
+    parsed: etree._ElementTree | None = None,
 ) -> SubmitResult:
     """Take in one message from the authenticated participant ``sender`` (its XÖV identifier).
 
@@ -93,6 +95,9 @@ def submit(
     against the sender's pinned certificates here and start in ``validated`` as well, to be delivered.
     Raises :class:`Invalid`, :class:`ForgedSender`, :class:`UnknownRecipient`, :class:`VersionNotAccepted`,
     :class:`Conflict` or :class:`TooLarge`.
+
+    ``parsed`` is the message as the tree the caller built and serialised into ``source`` (a receipt the
+    gateway makes): it is validated as it is, not parsed again.
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
@@ -100,7 +105,9 @@ def submit(
     limit = ctx.settings.pipeline.max_submit_bytes
     try:
         with ctx.payloads.stage(source, limit, name=name) as staged:
-            return _take(ctx, staged, sender, name, channel, direction, actor or channel, reply_to_id, recipient)
+            return _take(
+                ctx, staged, sender, name, channel, direction, actor or channel, reply_to_id, recipient, parsed
+            )
     except PayloadTooLarge:
         raise TooLarge(limit) from None
 
@@ -131,8 +138,8 @@ def package_name(path: Path, limit: int) -> str | None:
     return stem + ".zip"
 
 
-def _name_package(staged: StagedPayload, limit: int) -> str | None:
-    """A package submitted without a name is named after its message XML, which the layout rule expects."""
+def name_package(staged: StagedPayload, limit: int) -> str | None:
+    """A package staged without a name is named after its message XML, which the layout rule expects."""
     name = package_name(staged.path, limit)
     if name is None:
         return None
@@ -150,42 +157,44 @@ def _take(
     actor: str,
     reply_to_id: uuid.UUID | None,
     addressed: str | None,
+    parsed: etree._ElementTree | None,
 ) -> SubmitResult:
     kind = content_kind(staged.path)
     check_name = name
     if kind is ContentKind.ZIP and name is None:
-        check_name = _name_package(staged, ctx.settings.limits.max_package_entries)
+        check_name = name_package(staged, ctx.settings.limits.max_package_entries)
     mode = SignatureMode.IF_PRESENT if direction is Direction.OUTBOUND else SignatureMode.POLICY
     with ctx.session() as session:
+        # one session and each participant read once for the whole intake; no transaction stays open
+        # across the checks (the reads end before them, and the only write is the final INSERT)
+        parties = _Parties(session)
         trust = directory.trust_directory(session, [sender])
-    checked = check_file(ctx.validator, staged.path, name=check_name, directory=trust, mode=mode, sender=sender)
-    model = checked.model
-    if not checked.valid or model is None:
-        raise Invalid(checked.report)
-    process_id = model.kopf.process_id
-    message_type = checked.report.message_type or model.code
-    gateway_made = channel == "receipt"
-    with ctx.session() as session:
-        _identify_sender(session, checked, sender, channel)
-        recipient = _identify_recipient(session, checked, sender, addressed, reply_to_id)
-        _check_version(session, recipient, model.version)
-        existing = _find(session, direction, sender, process_id, message_type, gateway_made)
+        session.rollback()
+        checked = check_file(
+            ctx.validator, staged.path, name=check_name, directory=trust, mode=mode, sender=sender, tree=parsed
+        )
+        model = checked.model
+        if not checked.valid or model is None:
+            raise Invalid(checked.report)
+        process_id = model.kopf.process_id
+        message_type = checked.report.message_type or model.code
+        gateway_made = channel == "receipt"
+        _identify_sender(parties, checked, sender, channel)
+        recipient = _identify_recipient(parties, checked, sender, addressed, reply_to_id)
+        _check_version(parties, recipient, model.version)
+        existing, anticipated = _find_both(session, direction, sender, process_id, message_type, gateway_made)
         if existing is not None:
             return _resubmitted(existing, staged.sha256)
-        anticipated = None if gateway_made else _find(session, direction, sender, process_id, message_type, True)
-    staged.commit()
-    row = _row(staged, checked, direction, sender, recipient, name, channel, reply_to_id)
-    row.gateway_made = gateway_made
-    with ctx.session() as session:
+        session.rollback()
+        staged.commit()
+        row = _row(staged, checked, direction, sender, recipient, name, channel, reply_to_id)
+        row.gateway_made = gateway_made
         # An identical submit racing this one may insert first: the unique identity then fails the INSERT
         # (at the flush on PostgreSQL and SQLite alike, or at the commit), and the twin is the answer.
         try:
-            session.add(row)
-            session.flush()
-            for event in _first_events(row, checked, channel, actor):
-                session.add(event)
+            lifecycle.arrive(session, row, _first_history(row, checked, channel), actor=actor)
             if anticipated is not None:
-                session.add(_own_answer_note(anticipated, row, actor))
+                _note_own_answer(session, anticipated, row, actor)
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()
@@ -197,7 +206,20 @@ def _take(
     return SubmitResult(row, created=True)
 
 
-def _identify_sender(session: Session, checked: Checked, sender: str, channel: str) -> None:
+class _Parties:
+    """Directory entries read once per intake (sender and recipient are looked at several times)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._rows: dict[str, Participant | None] = {}
+
+    def get(self, xoev_id: str) -> Participant | None:
+        if xoev_id not in self._rows:
+            self._rows[xoev_id] = directory.participant(self.session, xoev_id)
+        return self._rows[xoev_id]
+
+
+def _identify_sender(parties: _Parties, checked: Checked, sender: str, channel: str) -> None:
     """The Absender confirms the channel's sender, or names none where the sender's policy allows that.
 
     Every channel that reaches intake is authenticated (API token, XTA account by TLS certificate, the
@@ -212,14 +234,14 @@ def _identify_sender(session: Session, checked: Checked, sender: str, channel: s
         if claimed != sender:
             raise ForgedSender(sender, claimed)
         return
-    row = directory.participant(session, sender)
+    row = parties.get(sender)
     if row is None or row.sender_identification is not SenderIdentification.CHANNEL:
         raise ForgedSender(sender, None)
     note_channel_sender(checked, sender, channel)
 
 
 def _identify_recipient(
-    session: Session, checked: Checked, sender: str, addressed: str | None, reply_to_id: uuid.UUID | None
+    parties: _Parties, checked: Checked, sender: str, addressed: str | None, reply_to_id: uuid.UUID | None
 ) -> str:
     """The participant the message goes to: its Empfaenger's Behoerdenkennung, else the one the channel
     addressed, else the one the process names (the only participant that sent ``sender`` a message in
@@ -236,8 +258,8 @@ def _identify_recipient(
     elif addressed is not None:
         recipient, source = addressed, ("answered" if reply_to_id is not None else "channel")
     else:
-        recipient, source = _counterpart(session, checked.model.kopf.process_id, sender), "process"
-    if recipient is None or directory.participant(session, recipient) is None:
+        recipient, source = _counterpart(parties.session, checked.model.kopf.process_id, sender), "process"
+    if recipient is None or parties.get(recipient) is None:
         raise UnknownRecipient(recipient)
     if source is not None:
         note_named_recipient(checked, recipient, source)
@@ -259,24 +281,24 @@ def _counterpart(session: Session, process_id: str, sender: str) -> str | None:
     return senders[0] if len(senders) == 1 else None
 
 
-def _check_version(session: Session, recipient: str, version: str) -> None:
+def _check_version(parties: _Parties, recipient: str, version: str) -> None:
     """A recipient gets only the xdomea versions its directory entry accepts (conversion is not done here)."""
-    row = directory.participant(session, recipient)
+    row = parties.get(recipient)
     accepted = list(row.accepted_versions) if row is not None else []
     if version not in accepted:
         raise VersionNotAccepted(recipient, version, accepted)
 
 
-def _own_answer_note(anticipated: Message, own: Message, actor: str) -> MessageEvent:
+def _note_own_answer(session: Session, anticipated: Message, own: Message, actor: str) -> None:
     """On the gateway's receipt: the recipient's own answer of the same type arrived (and is delivered too)."""
-    return MessageEvent(
-        message_id=anticipated.id,
-        from_state=anticipated.state,
-        to_state=anticipated.state,
+    lifecycle.note(
+        session,
+        anticipated.id,
+        anticipated.state,
         actor=actor,
         reason=f"the participant's own {own.message_type} arrived as message {own.id}; this one was made by the "
         f"gateway on its behalf",
-        created_at=own.created_at,
+        now=own.created_at,
     )
 
 
@@ -292,6 +314,25 @@ def _find(
             col(Message.gateway_made) == gateway_made,
         )
     ).first()
+
+
+def _find_both(
+    session: Session, direction: Direction, sender: str, process_id: str, message_type: str, gateway_made: bool
+) -> tuple[Message | None, Message | None]:
+    """In one query: the message with this identity, and (for a participant's own message) the one the
+    gateway made on its behalf, which the own answer is noted on."""
+    rows = session.exec(
+        select(Message).where(
+            col(Message.direction) == direction,
+            col(Message.sender_id) == sender,
+            col(Message.process_id) == process_id,
+            col(Message.message_type) == message_type,
+            col(Message.gateway_made).in_([gateway_made, True]),
+        )
+    ).all()
+    existing = next((r for r in rows if r.gateway_made == gateway_made), None)
+    anticipated = None if gateway_made else next((r for r in rows if r.gateway_made), None)
+    return existing, anticipated
 
 
 def _resubmitted(existing: Message, sha256: str) -> SubmitResult:
@@ -356,46 +397,23 @@ def search_summary(model: XdomeaMessage) -> str | None:
     return joined[:SEARCH_TEXT_CHARS] or None
 
 
-def _first_events(row: Message, checked: Checked, channel: str, actor: str) -> list[MessageEvent]:
+def _first_history(row: Message, checked: Checked, channel: str) -> list[tuple[MessageState, str]]:
     """received -> (verified ->) validated, recorded together: the message is never visible half-checked."""
-    now = row.created_at
     shown = f" as {row.filename}" if row.filename else ""
-    events = [
-        MessageEvent(
-            message_id=row.id,
-            from_state=None,
-            to_state=MessageState.RECEIVED,
-            actor=actor,
-            reason=f"received via {channel}{shown} ({row.size} bytes, SHA-256 {row.sha256})",
-            created_at=now,
-        )
-    ]
-    before = MessageState.RECEIVED
+    history = [(MessageState.RECEIVED, f"received via {channel}{shown} ({row.size} bytes, SHA-256 {row.sha256})")]
     if row.direction is Direction.INBOUND:
-        events.append(
-            MessageEvent(
-                message_id=row.id,
-                from_state=before,
-                to_state=MessageState.VERIFIED,
-                actor=actor,
-                reason=f"signature {checked.signature.value}"
+        history.append(
+            (
+                MessageState.VERIFIED,
+                f"signature {checked.signature.value}"
                 + (f" by certificate {checked.signer_fingerprint}" if checked.signer_fingerprint else ""),
-                created_at=now,
             )
         )
-        before = MessageState.VERIFIED
     warnings = len(checked.report.warnings)
-    events.append(
-        MessageEvent(
-            message_id=row.id,
-            from_state=before,
-            to_state=MessageState.VALIDATED,
-            actor=actor,
-            reason=f"valid xdomea {row.xdomea_version} {row.message_type} ({warnings} warning(s))",
-            created_at=now,
-        )
+    history.append(
+        (MessageState.VALIDATED, f"valid xdomea {row.xdomea_version} {row.message_type} ({warnings} warning(s))")
     )
-    return events
+    return history
 
 
 def stored_path(ctx: PipelineContext, message: Message) -> Path:

@@ -5,7 +5,8 @@ by that condition inside the same UPDATE, so a worker whose lease expired and wa
 overwrite the new owner's work: it gets :class:`LeaseLost` instead. Worker ids must therefore be unique
 per running worker (host, pid and a random part).
 
-Claiming is one ``UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING``. On PostgreSQL the inner
+Claiming is one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`` (a worker claims a few
+messages at once, one commit for all, each with its own lease). On PostgreSQL the inner
 SELECT takes ``FOR UPDATE SKIP LOCKED``, so concurrent workers pass each other instead of queueing on
 the same row; on SQLite the statement is atomic because SQLite runs one writer at a time. A message
 whose lease has expired is due again, so a worker killed at any point delays its message by at most
@@ -79,10 +80,31 @@ def claim_next(
 
     Commits. The returned message carries the new lease and its incremented ``attempts``.
     """
+    claimed = claim_batch(session, worker_id, states, lease_seconds, 1, now=now)
+    return claimed[0] if claimed else None
+
+
+def claim_batch(
+    session: Session,
+    worker_id: str,
+    states: Collection[MessageState],
+    lease_seconds: float,
+    limit: int,
+    *,
+    now: datetime | None = None,
+) -> list[Message]:
+    """Lease up to ``limit`` due messages to ``worker_id`` in one statement and one commit, longest-due first.
+
+    Each message gets its own lease (and its ``attempts`` counted) exactly as :func:`claim_next` gives
+    it; the worker renews a lease that runs short before it starts on that message, and gives back what
+    it will not start (:func:`unclaim`). Commits.
+    """
     if lease_seconds <= 0:
         raise ValueError("lease_seconds must be positive")
     if not states:
         raise ValueError("states must not be empty")
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
     now = now or utcnow()
     due = (
         select(Message.id)
@@ -92,12 +114,13 @@ def claim_next(
             lease_free(now),
         )
         .order_by(col(Message.next_attempt_at), col(Message.created_at))
-        .limit(1)
+        .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite serialises the UPDATE instead
     )
+    chosen = col(Message.id) == due.scalar_subquery() if limit == 1 else col(Message.id).in_(due.scalar_subquery())
     claim = (
         update(Message)
-        .where(col(Message.id) == due.scalar_subquery())
+        .where(chosen)
         .values(
             lease_owner=worker_id,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
@@ -108,16 +131,35 @@ def claim_next(
         .execution_options(populate_existing=True, synchronize_session=False)
     )
     try:
-        claimed = session.exec(claim).scalars().first()
+        claimed = list(session.exec(claim).scalars().all())
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    if claimed is None:
-        return None
-    if not isinstance(claimed, Message):
-        raise TypeError(f"claim returned {type(claimed).__name__}, not Message")
-    return claimed
+    for message in claimed:
+        if not isinstance(message, Message):
+            raise TypeError(f"claim returned {type(message).__name__}, not Message")
+    # RETURNING keeps no order: the longest-due first, as the SELECT chose them
+    return sorted(claimed, key=lambda m: (m.next_attempt_at, m.created_at))
+
+
+def unclaim(session: Session, messages: Collection[Message], worker_id: str) -> int:
+    """Give back claimed messages the worker has not started on (it is stopping): lease cleared, the claim's
+    try not counted. Only rows still leased to ``worker_id`` are touched; writes no history. Commits."""
+    if not messages:
+        return 0
+    try:
+        count = session.exec(
+            update(Message)
+            .where(col(Message.id).in_([m.id for m in messages]), col(Message.lease_owner) == worker_id)
+            .values(lease_owner=None, lease_expires_at=None, attempts=col(Message.attempts) - 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return int(count)
 
 
 def fenced_update(

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from gateway.bridge.xta.sender import XtaTransport
 from gateway.pipeline.context import PipelineContext
-from gateway.pipeline.steps import Step
+from gateway.pipeline.steps import Job, advance
 from gateway.pipeline.transport import LocalMailbox, SendResult, SendStatus
 from gateway.pipeline.worker import Worker
 from gateway.store.models import (
@@ -152,13 +152,13 @@ def test_tampered_payload_is_refused_by_the_recipient(ctx: PipelineContext) -> N
     with ctx.session() as session:
         claimed = claim_next(session, "w", [S.VALIDATED], 30)
         assert claimed is not None
-        step = Step(ctx, session, claimed, "w")
-        assert step.advance()  # signed
-        assert step.advance()  # queued
+        job = Job(ctx, session, claimed, "w")
+        assert advance(job)  # signed
+        assert advance(job)  # queued
         signed_path = ctx.payloads.path_of(claimed.payload_ref)
         signed_path.chmod(0o600)
         signed_path.write_bytes(signed_path.read_bytes().replace(b"<xdomea:Betreff>", b"<xdomea:Betreff>X", 1))
-        assert not step.advance()  # sent to the mailbox
+        assert not advance(job)  # sent to the mailbox
     worker.drain()
     with ctx.session() as session:
         copy = session.exec(select(Message).where(Message.source_id == message.id)).one()

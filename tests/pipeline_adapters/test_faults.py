@@ -13,7 +13,9 @@ from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms import adapter_spec
 from gateway.pipeline.lifecycle import recover_expired_leases
 from gateway.pipeline.states import WORK_STATES
-from gateway.pipeline.steps import Step
+from gateway.pipeline.steps import Job
+from gateway.pipeline.steps.check import check
+from gateway.pipeline.steps.deliver import import_to_dms
 from gateway.pipeline.worker import Worker
 from gateway.samples.generate import generate_message
 from gateway.store.models import DeliveryAttempt, DeliveryOutcome, Message, MessageState
@@ -66,13 +68,13 @@ def test_redelivery_after_a_crash_between_import_and_state_change_creates_nothin
         copy = claim_next(session, "doomed", WORK_STATES, ctx.settings.pipeline.lease_seconds)
         assert copy is not None and copy.direction.value == "in"
         copy_id = copy.id
-        step = Step(ctx, session, copy, "doomed")
-        assert step.check()
+        job = Job(ctx, session, copy, "doomed")
+        assert check(job)
         assert copy.state is MessageState.VALIDATED
         spec = adapter_spec(ARCHIVE_ID, dms[ARCHIVE_ID].config())
         assert spec is not None
-        step.import_to_dms(spec)
-        session.rollback()  # the state change and the rows never commit
+        import_to_dms(job, spec)
+        job.rollback()  # the state change and the rows never commit
     assert archive.inbox() == [path.name]  # the DMS has it, the gateway does not know
     assert objects_of(ctx, copy_id) == []
 

@@ -44,7 +44,7 @@ from gateway.participants.tokens import Principal
 from gateway.pipeline import directory
 from gateway.pipeline.checks import ContentKind, SignatureMode, check_file, content_kind
 from gateway.pipeline.errors import Conflict, ForgedSender, Invalid, TooLarge, UnknownRecipient, VersionNotAccepted
-from gateway.pipeline.intake import package_name, safe_filename, submit
+from gateway.pipeline.intake import name_package, safe_filename, submit
 from gateway.store.models import Message
 from gateway.store.payloads import PayloadTooLarge
 
@@ -178,10 +178,7 @@ def _validate_staged(state: ApiState, principal: Principal, request: Request, na
     limit = state.settings.pipeline.max_submit_bytes
     with state.payloads.stage(body_chunks(request), limit, name=name) as staged:
         if name is None and content_kind(staged.path) is ContentKind.ZIP:
-            # named after its one message XML, as intake does (the layout rule reads the package's name)
-            named = package_name(staged.path, state.settings.limits.max_package_entries)
-            if named is not None:
-                staged.rename(named)
+            name_package(staged, state.settings.limits.max_package_entries)  # as intake names it
         path = staged.path
         with state.ctx.session() as session:
             trust = directory.trust_directory(session, [principal.participant])
