@@ -26,7 +26,7 @@ from gateway.participants.directory import (
 )
 from gateway.participants.spec import ParticipantSpec
 from gateway.store.db import session_scope
-from gateway.store.models import RouteKind, SignaturePolicy
+from gateway.store.models import ReceiptMaker, RouteKind, SenderIdentification, SignaturePolicy
 
 
 def _fail(exc: DirectoryError) -> click.ClickException:
@@ -109,6 +109,24 @@ def show_command(xoev_id: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM file with a signing certificate to pin (repeatable).",
 )
+@click.option(
+    "--sender-identification",
+    type=click.Choice([i.value for i in SenderIdentification]),
+    default=SenderIdentification.CHANNEL.value,
+    show_default=True,
+    help="kennung: its messages' Absender must carry its Behoerdenkennung; channel: an Absender without one is "
+    "identified by the authenticated channel (docs/receipts.md).",
+)
+@click.option(
+    "--technical-receipts",
+    type=click.Choice([m.value for m in ReceiptMaker]),
+    help="Who makes the Empfangsbestaetigungen for messages delivered to it; unset: derived (docs/receipts.md).",
+)
+@click.option(
+    "--import-confirmations",
+    type=click.Choice([m.value for m in ReceiptMaker]),
+    help="Who makes the import confirmations 0402/0506; 'gateway' needs an importing DMS adapter. Unset: derived.",
+)
 def add_command(
     xoev_id: str,
     name: str,
@@ -116,6 +134,9 @@ def add_command(
     xta_endpoint: str | None,
     signature_policy: str,
     certificates: tuple[Path, ...],
+    sender_identification: str,
+    technical_receipts: str | None,
+    import_confirmations: str | None,
 ) -> None:
     """Add XOEV_ID to the directory, or update it (an upsert: the same command twice changes nothing)."""
     raw: dict[str, object] = {
@@ -126,6 +147,8 @@ def add_command(
         if xta_endpoint
         else {"kind": RouteKind.MAILBOX.value},
         "certificates": [{"pem_file": str(p.resolve())} for p in certificates],
+        "sender_identification": sender_identification,
+        "receipts": {"technical": technical_receipts, "import_confirmations": import_confirmations},
     }
     if versions:
         raw["accepted_versions"] = list(versions)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import enum
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, update
+from sqlmodel import Session
 
 from gateway.console import audit
 from gateway.console.users import ConsoleAccount
+from gateway.pipeline import lifecycle
 from gateway.pipeline.operations import Action, ActionRefused, apply
 from gateway.pipeline.states import NEVER, allowed
-from gateway.store.models import Message, MessageEvent, MessageState
-from gateway.store.types import utcnow
+from gateway.store.models import Message, MessageState
 
 
 class ConsoleAction(enum.StrEnum):
@@ -54,28 +53,18 @@ def _dead_letter(session: Session, message: Message, actor: str, note: str | Non
         allowed(message.direction, message.state, MessageState.DEAD_LETTERED) or message.state is MessageState.FAILED
     ):
         raise ActionRefused(f"a message in state {message.state.value} cannot be moved to the dead letter")
-    now = utcnow()
-    lease_free = sa.or_(col(Message.lease_owner).is_(None), col(Message.lease_expires_at) <= now)
-    matched = session.exec(
-        update(Message)
-        .where(col(Message.id) == message.id, col(Message.state) == message.state, lease_free)
-        .values(state=MessageState.DEAD_LETTERED, updated_at=now, next_attempt_at=NEVER)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if matched != 1:
+    changed = lifecycle.change(
+        session,
+        message,
+        MessageState.DEAD_LETTERED,
+        actor=actor,
+        reason=f"moved to the dead letter by {actor}" + (f": {note}" if note else ""),
+        values={"next_attempt_at": NEVER},
+        event_error=message.error,
+    )
+    if changed is None:
         session.rollback()
         raise ActionRefused("a worker is processing the message or its state just changed; try again")
-    session.add(
-        MessageEvent(
-            message_id=message.id,
-            from_state=message.state,
-            to_state=MessageState.DEAD_LETTERED,
-            actor=actor,
-            reason=f"moved to the dead letter by {actor}" + (f": {note}" if note else ""),
-            error=message.error,
-            created_at=now,
-        )
-    )
     session.commit()
     refreshed = session.get(Message, message.id, populate_existing=True)
     assert refreshed is not None

@@ -15,7 +15,10 @@ them as well: a Content-Security-Policy without inline script or style (htmx is 
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.console.i18n import pick_language, translate
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -66,11 +69,13 @@ class ConsoleGuard:
                 except ClientGone:
                     return  # nobody to answer, and a half-received form must not reach a route
                 if body is None:
-                    refused = (413, "request body too large")
+                    refused = (413, "guard_too_large")
                 else:
                     receive = _replay(body, receive)
             if refused is not None:
-                await _answer(send, *refused)
+                status, key = refused
+                lang = pick_language(Request(scope))  # headers, cookie and query only: the body is never read
+                await _answer(send, status, translate(lang, key).format(kib=self.max_form_bytes // 1024), lang)
                 return
         await self.app(scope, receive, send)
 
@@ -91,6 +96,7 @@ class ConsoleGuard:
         return sending
 
     def _refused_by_headers(self, scope: Scope) -> tuple[int, str] | None:
+        """The status and catalogue key of a refusal the headers alone justify, or None."""
         length: int | None = None
         kind = ""
         for name, value in scope.get("headers", ()):
@@ -98,13 +104,13 @@ class ConsoleGuard:
                 try:
                     length = int(value)
                 except ValueError:
-                    return (400, "bad Content-Length")
+                    return (400, "guard_bad_length")
             elif name == b"content-type":
                 kind = media_type(value.decode("latin-1"))
         if kind and kind != FORM_TYPE:
-            return (415, f"only {FORM_TYPE} is accepted here")
+            return (415, "guard_form_only")
         if length is not None and length > self.max_form_bytes:
-            return (413, "request body too large")
+            return (413, "guard_too_large")
         return None
 
     async def _receive(self, receive: Receive) -> bytes | None:
@@ -138,7 +144,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _answer(send: Send, status: int, text: str) -> None:
+async def _answer(send: Send, status: int, text: str, lang: str) -> None:
     body = f"{status} {text}\n".encode()
     await send(
         {
@@ -146,6 +152,7 @@ async def _answer(send: Send, status: int, text: str) -> None:
             "status": status,
             "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-language", lang.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

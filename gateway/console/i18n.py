@@ -109,6 +109,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "live": ("Updates every few seconds.", "Aktualisiert sich alle paar Sekunden."),
     "payload_unreadable": ("The payload could not be read", "Die Nachricht konnte nicht gelesen werden"),
     "seconds": ("s", "s"),
+    # guard: refusals before a console route sees the request
+    "guard_too_large": ("Request body too large: at most {kib} KiB.", "Anfrage zu groß: höchstens {kib} KiB."),
+    "guard_form_only": (
+        "Only form data (application/x-www-form-urlencoded) is accepted here.",
+        "Hier werden nur Formulardaten (application/x-www-form-urlencoded) angenommen.",
+    ),
+    "guard_bad_length": ("The Content-Length header is not a number.", "Der Content-Length-Header ist keine Zahl."),
 }
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
+from gateway.pipeline import lifecycle
 from gateway.pipeline.states import WORK_STATES, allowed
 from gateway.store.models import Message, MessageEvent, MessageState
 from gateway.store.types import utcnow
@@ -85,30 +85,19 @@ def apply(session: Session, message: Message, action: Action, actor: str, note: 
     """Carry out ``action`` on ``message`` in one transaction, or raise :class:`ActionRefused`."""
     target, values, what = _plan(session, message, action)
     now = utcnow()
-    written = {**values, "state": target, "updated_at": now, "next_attempt_at": now, "error": None}
-    if action is Action.CANCEL:
-        written["error"] = message.error
-    lease_free = sa.or_(col(Message.lease_owner).is_(None), col(Message.lease_expires_at) <= now)
-    matched = session.exec(
-        update(Message)
-        .where(col(Message.id) == message.id, col(Message.state) == message.state, lease_free)
-        .values(**written, lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if matched != 1:
+    reason = f"{what} by {actor}" + (f": {note}" if note else "")
+    changed = lifecycle.change(
+        session,
+        message,
+        target,
+        actor=actor,
+        reason=reason,
+        values={**values, "next_attempt_at": now, "error": message.error if action is Action.CANCEL else None},
+        now=now,
+    )
+    if changed is None:
         session.rollback()
         raise ActionRefused("a worker is processing the message or its state just changed; try again")
-    reason = f"{what} by {actor}" + (f": {note}" if note else "")
-    session.add(
-        MessageEvent(
-            message_id=message.id,
-            from_state=message.state,
-            to_state=target,
-            actor=actor,
-            reason=reason,
-            created_at=now,
-        )
-    )
     session.commit()
     refreshed = session.get(Message, message.id, populate_existing=True)
     assert refreshed is not None

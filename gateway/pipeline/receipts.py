@@ -16,12 +16,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
 from gateway.participants.spec import effective_receipts, importing_adapter
+from gateway.pipeline import lifecycle
 from gateway.pipeline.dms import AdapterSpec
-from gateway.store.models import Direction, Message, MessageEvent, MessageState, Participant, ReceiptMaker
-from gateway.store.types import utcnow
+from gateway.store.models import Direction, Message, MessageState, Participant, ReceiptMaker
 from gateway.xoev.build import REPLIES
 
 #: answered code -> its Empfangsbestaetigung
@@ -98,26 +98,18 @@ def acknowledge(session: Session, answered: Message, reply: Message, *, actor: s
     A fenced UPDATE rather than a read-then-write: two answers arriving together (0504 and 0502 to a
     0501) acknowledge it exactly once.
     """
-    now = utcnow()
-    done = session.exec(
-        update(Message)
-        .where(col(Message.id) == answered.id, col(Message.state) == MessageState.SENT)
-        .values(state=MessageState.ACKNOWLEDGED, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if done != 1:
-        return False
-    session.add(
-        MessageEvent(
-            message_id=answered.id,
-            from_state=MessageState.SENT,
-            to_state=MessageState.ACKNOWLEDGED,
+    return (
+        lifecycle.change(
+            session,
+            answered,
+            MessageState.ACKNOWLEDGED,
             actor=actor,
             reason=f"answered by {reply.message_type} (message {reply.id})",
-            created_at=now,
+            from_state=MessageState.SENT,
+            respect_lease=False,  # a sent message has no worker; its answer may arrive while one looks at it
         )
+        is not None
     )
-    return True
 
 
 def existing_receipt(session: Session, answered: Message, code: str) -> uuid.UUID | None:

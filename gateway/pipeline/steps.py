@@ -2,7 +2,7 @@
 
 A worker holds the message's lease while it runs the chain from the message's state to the next state
 that waits for someone else (outbound: ``sent``; inbound: ``delivered`` or ``confirmed``). Each
-transition is fenced by the lease and the expected state (:func:`gateway.store.queue.transition`), and
+transition is fenced by the lease and the expected state (:func:`gateway.pipeline.lifecycle.transition`), and
 each step can be repeated: signing again writes a new payload (the first one becomes garbage), the
 local mailbox finds a copy it already made, a receipt made before is found by its identity. A worker
 killed anywhere therefore loses nothing and duplicates nothing; its lease expires and another worker
@@ -41,6 +41,8 @@ from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms import AdapterSpec, adapter_spec
 from gateway.pipeline.errors import Conflict, Rejected
 from gateway.pipeline.intake import package_name, stored_path, submit
+from gateway.pipeline.lifecycle import release as release_lease
+from gateway.pipeline.lifecycle import transition
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import NEVER, allowed
 from gateway.pipeline.transport import SendStatus
@@ -52,7 +54,7 @@ from gateway.store.models import (
     MessageState,
     SignaturePolicy,
 )
-from gateway.store.queue import LeaseLost, StateConflict, release_lease, renew_lease, transition
+from gateway.store.queue import LeaseLost, StateConflict, renew_lease
 from gateway.store.types import utcnow
 from gateway.xoev.build import BuildError, build_receipt, serialize
 from gateway.xoev.model import Message as XdomeaMessage

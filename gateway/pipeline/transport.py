@@ -17,7 +17,8 @@ from typing import Protocol
 from sqlmodel import Session, col, select
 
 from gateway.config import Settings
-from gateway.store.models import DeliveryOutcome, Direction, Message, MessageEvent, MessageState, RouteKind
+from gateway.pipeline import lifecycle
+from gateway.store.models import DeliveryOutcome, Direction, Message, MessageState, RouteKind
 from gateway.store.payloads import PayloadStore
 from gateway.store.types import utcnow
 
@@ -86,17 +87,12 @@ class LocalMailbox:
             source_id=message.id,
             gateway_made=message.gateway_made,
         )
-        session.add(copy)
-        session.flush()
-        session.add(
-            MessageEvent(
-                message_id=copy.id,
-                from_state=None,
-                to_state=MessageState.RECEIVED,
-                actor=actor,
-                reason=f"delivered on this gateway from outbound message {message.id}",
-                created_at=now,
-            )
+        lifecycle.arrive(
+            session,
+            copy,
+            [(MessageState.RECEIVED, f"delivered on this gateway from outbound message {message.id}")],
+            actor=actor,
+            now=now,
         )
         return SendResult(SendStatus.SENT, peer, f"in the mailbox as {copy.id}")
 

@@ -25,10 +25,11 @@ from types import FrameType
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms_export import Exporter
 from gateway.pipeline.gc import collect_garbage, remove_partial_stages
+from gateway.pipeline.lifecycle import recover_expired_leases
 from gateway.pipeline.logs import message_logger
 from gateway.pipeline.states import WORK_STATES
 from gateway.pipeline.steps import run_step
-from gateway.store.queue import LeaseLost, StateConflict, claim_next, recover_expired_leases
+from gateway.store.queue import LeaseLost, StateConflict, claim_next
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The work queue's primitives: claim a due message under a lease, change its state, renew or give up the lease.
+"""The work queue's primitives: claim a due message under a lease, renew the lease, and the fenced UPDATE.
 
 A worker owns a message while ``Message.lease_owner`` is its id. Every write a worker makes is fenced
 by that condition inside the same UPDATE, so a worker whose lease expired and was taken over cannot
@@ -12,15 +12,17 @@ whose lease has expired is due again, so a worker killed at any point delays its
 one lease; ``attempts`` counts the claims so that the pipeline can dead-letter a message that keeps
 killing workers.
 
-Each function here commits its own transaction (``transition`` can leave the commit to the caller, to
-add rows of its own). Times come from the caller's clock (``now``), in UTC; workers on several machines
-need synchronised clocks, and leases should be much longer than the clock skew.
+Every change of a message's state, and every history entry, is written by
+:mod:`gateway.pipeline.lifecycle` with :func:`fenced_update` from here; this module writes no history.
+Each function here that writes commits its own transaction. Times come from the caller's clock
+(``now``), in UTC; workers on several machines need synchronised clocks, and leases should be much
+longer than the clock skew.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select, update
 
-from gateway.store.models import Message, MessageEvent, MessageState
+from gateway.store.models import Message, MessageState
 from gateway.store.types import utcnow
 
 
@@ -60,7 +62,7 @@ class StateConflict(QueueError):
         return (type(self), (self.message_id, self.expected))
 
 
-def _lease_free_or_expired(now: datetime) -> sa.ColumnElement[bool]:
+def lease_free(now: datetime) -> sa.ColumnElement[bool]:
     expires = col(Message.lease_expires_at)
     return sa.or_(expires.is_(None), expires <= now)
 
@@ -87,7 +89,7 @@ def claim_next(
         .where(
             col(Message.state).in_(list(states)),
             col(Message.next_attempt_at) <= now,
-            _lease_free_or_expired(now),
+            lease_free(now),
         )
         .order_by(col(Message.next_attempt_at), col(Message.created_at))
         .limit(1)
@@ -118,7 +120,7 @@ def claim_next(
     return claimed
 
 
-def _fenced_update(
+def fenced_update(
     session: Session,
     message: Message,
     values: dict[str, Any],
@@ -149,65 +151,10 @@ def _fenced_update(
     raise StateConflict(message.id, expected_state or message.state)
 
 
-def _apply(message: Message, values: dict[str, Any]) -> None:
+def apply_values(message: Message, values: dict[str, Any]) -> None:
     """Mirror what was written into the Python object without marking it dirty (no second UPDATE)."""
     for key, value in values.items():
         set_committed_value(message, key, value)
-
-
-def transition(
-    session: Session,
-    message: Message,
-    to_state: MessageState,
-    actor: str,
-    reason: str,
-    error: str | None = None,
-    *,
-    worker_id: str | None = None,
-    release: bool = True,
-    next_attempt_at: datetime | None = None,
-    now: datetime | None = None,
-    commit: bool = True,
-    values: Mapping[str, Any] | None = None,
-) -> MessageEvent:
-    """Move ``message`` from the state it has now to ``to_state`` and record the event, in one transaction.
-
-    The UPDATE only matches if the message is still in ``message.state`` (and, with ``worker_id``, still
-    leased to that worker), so two actors can never both win the same step: the loser gets
-    :class:`StateConflict` or :class:`LeaseLost`, and the session's transaction is rolled back.
-    ``release`` clears the lease; ``next_attempt_at`` schedules when the message is due next. ``error``
-    is stored on the message (cleared when None) and in the event. With ``commit=False`` the caller
-    commits, e.g. together with a delivery attempt row; the event and the state change still share that
-    one transaction. ``values`` are further columns written by the same UPDATE (a step's result, such as
-    the signed payload's reference), so that the state and what justifies it can never disagree.
-    """
-    now = now or utcnow()
-    from_state = message.state
-    written: dict[str, Any] = dict(values or {})
-    written.update(state=to_state, updated_at=now, error=error)
-    if release:
-        written.update(lease_owner=None, lease_expires_at=None)
-    if next_attempt_at is not None:
-        written["next_attempt_at"] = next_attempt_at
-    _fenced_update(session, message, written, worker_id=worker_id, expected_state=from_state)
-    event = MessageEvent(
-        message_id=message.id,
-        from_state=from_state,
-        to_state=to_state,
-        actor=actor,
-        reason=reason,
-        error=error,
-        created_at=now,
-    )
-    session.add(event)
-    if commit:
-        try:
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-    _apply(message, written)
-    return event
 
 
 def renew_lease(
@@ -219,97 +166,7 @@ def renew_lease(
     now = now or utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     values: dict[str, Any] = {"lease_expires_at": expires}
-    _fenced_update(session, message, values, worker_id=worker_id, expected_state=None)
+    fenced_update(session, message, values, worker_id=worker_id, expected_state=None)
     session.commit()
-    _apply(message, values)
+    apply_values(message, values)
     return expires
-
-
-def release_lease(
-    session: Session,
-    message: Message,
-    worker_id: str,
-    reason: str,
-    *,
-    error: str | None = None,
-    retry_at: datetime | None = None,
-    now: datetime | None = None,
-) -> MessageEvent:
-    """Give the message back without changing its state, e.g. after a failed try; records why. Commits.
-
-    ``retry_at`` postpones the next claim (back-off); without it the message is due again at once.
-    """
-    now = now or utcnow()
-    values: dict[str, Any] = {
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "updated_at": now,
-        "next_attempt_at": retry_at or now,
-        "error": error,
-    }
-    _fenced_update(session, message, values, worker_id=worker_id, expected_state=None)
-    event = MessageEvent(
-        message_id=message.id,
-        from_state=message.state,
-        to_state=message.state,
-        actor=worker_id,
-        reason=reason,
-        error=error,
-        created_at=now,
-    )
-    session.add(event)
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    _apply(message, values)
-    return event
-
-
-def recover_expired_leases(
-    session: Session, *, actor: str = "lease-recovery", now: datetime | None = None
-) -> list[uuid.UUID]:
-    """Free every message whose lease has expired and record which worker lost it. Commits.
-
-    Claiming already takes over expired leases; running this periodically makes the loss visible in
-    each message's history and frees messages whose state no worker claims any more.
-    """
-    now = now or utcnow()
-    expired = (
-        select(Message.id, Message.lease_owner, Message.lease_expires_at, Message.state)
-        .where(col(Message.lease_owner).is_not(None), col(Message.lease_expires_at) <= now)
-        .with_for_update(skip_locked=True)
-    )
-    try:
-        rows = session.exec(expired).all()
-        recovered: list[uuid.UUID] = []
-        for message_id, owner, expires_at, state in rows:
-            freed = session.exec(
-                update(Message)
-                .where(
-                    col(Message.id) == message_id,
-                    col(Message.lease_owner) == owner,
-                    col(Message.lease_expires_at) <= now,  # not renewed meanwhile
-                )
-                .values(lease_owner=None, lease_expires_at=None, updated_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if freed != 1:
-                continue
-            session.add(
-                MessageEvent(
-                    message_id=message_id,
-                    from_state=MessageState(state),
-                    to_state=MessageState(state),
-                    actor=actor,
-                    reason=f"lease of worker {owner} expired at {expires_at.isoformat() if expires_at else '?'}",
-                    created_at=now,
-                )
-            )
-            recovered.append(message_id)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return recovered

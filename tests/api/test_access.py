@@ -19,8 +19,8 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from gateway.participants.tokens import Scope, create_token, revoke_token
+from gateway.pipeline.lifecycle import transition
 from gateway.store.models import Message, MessageState
-from gateway.store.queue import transition
 from tests.api.support import ALTENBURG, ALTENBURG_PARTY, ARCHIVE, GOTHA, OPERATOR, Gateway, assert_problem, offer
 
 XTA_PREFIX = "/services/XTAService"

@@ -159,6 +159,30 @@ def test_add(xgw: Xgw) -> None:
     assert "http(s)" in refused.output
 
 
+def test_add_with_the_receipt_and_sender_policy(xgw: Xgw) -> None:
+    """The policy fields of issue 9 are settable from the command line, with the spec's own checks."""
+    strict = xgw(
+        "participants",
+        "add",
+        "psw:16067000",
+        "--name",
+        "Landratsamt Gotha",
+        "--sender-identification",
+        "kennung",
+        "--technical-receipts",
+        "gateway",
+    )
+    assert strict.exit_code == 0, strict.output
+    shown = json.loads(xgw("participants", "show", "psw:16067000").stdout)
+    assert shown["sender_identification"] == "kennung"
+    assert shown["receipts"]["technical"] == "gateway"
+    # an import confirmation by the gateway without an importing DMS adapter would confirm an import nobody made
+    refused = xgw("participants", "add", "psw:16067000", "--name", "Gotha", "--import-confirmations", "gateway")
+    assert refused.exit_code == 1
+    assert "import nobody made" in refused.output
+    assert json.loads(xgw("participants", "show", "psw:16067000").stdout)["name"] == "Landratsamt Gotha"
+
+
 def test_tokens_are_shown_once_stored_hashed_and_revocable(xgw: Xgw, database_url: str) -> None:
     xgw("participants", "import", str(DEMO))
     created = xgw("tokens", "create", "psw:16077000", "--scope", "submit,read")

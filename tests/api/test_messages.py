@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import Session, select
 
 from gateway.participants.tokens import Scope
+from gateway.pipeline.lifecycle import transition
 from gateway.pipeline.worker import run_in_thread
 from gateway.store.models import Message, MessageState
-from gateway.store.queue import transition
 from tests.api.support import ALTENBURG, ALTENBURG_PARTY, ARCHIVE, GOTHA, OPERATOR, Gateway, assert_problem, offer
 
 

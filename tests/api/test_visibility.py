@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 from gateway.console.access import visible_message as console_visible_message
 from gateway.console.users import ConsoleAccount
 from gateway.participants.tokens import Scope
+from gateway.pipeline.lifecycle import transition
 from gateway.store.models import ConsoleRole, Message, MessageState
-from gateway.store.queue import transition
 from tests.api.support import ARCHIVE, GOTHA, OPERATOR, Gateway, assert_problem, offer
 
 

@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from gateway.console.users import add_user
 from gateway.participants.tokens import Scope
+from gateway.pipeline.lifecycle import transition
 from gateway.store.models import ConsoleRole, Message, MessageState
-from gateway.store.queue import transition
 from tests.api.support import ALTENBURG, ALTENBURG_PARTY, GOTHA, Gateway, offer
 
 PASSWORD = "correct horse battery staple"

@@ -192,6 +192,12 @@ def test_a_chunked_form_body_is_counted_while_it_arrives(gateway: Gateway) -> No
         large = client.post("/console/login", content=body(cap + 8192), headers=headers)
         assert large.status_code == 413
         assert "chunked" in large.request.headers.get("transfer-encoding", "")
+        # the refusal speaks the administrator's language: German when the browser asks for it
+        german = client.post(
+            "/console/login", content=body(cap + 8192), headers={**headers, "Accept-Language": "de-DE,de;q=0.9"}
+        )
+        assert german.headers["content-language"] == "de"
+        assert f"Anfrage zu groß: höchstens {cap // 1024} KiB" in german.text
 
 
 def test_a_form_with_too_many_fields_is_refused(gateway: Gateway) -> None:
@@ -207,6 +213,7 @@ def test_every_console_form_refuses_multipart(gateway: Gateway) -> None:
         for path in ("/console/logout", "/console/participants/psw:16077000"):
             response = admin.post(path, data={"csrf": csrf}, files={"f": ("a.txt", b"x")})
             assert response.status_code == 415, (path, response.status_code)
+            assert "application/x-www-form-urlencoded" in response.text
         assert _signed_in_page(admin)  # the refused sign-out did not happen
 
 

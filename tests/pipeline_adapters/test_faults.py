@@ -11,11 +11,12 @@ from sqlmodel import col, select, update
 
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.dms import adapter_spec
+from gateway.pipeline.lifecycle import recover_expired_leases
 from gateway.pipeline.states import WORK_STATES
 from gateway.pipeline.steps import Step
 from gateway.pipeline.worker import Worker
 from gateway.store.models import DeliveryAttempt, DeliveryOutcome, Message, MessageState
-from gateway.store.queue import claim_next, recover_expired_leases
+from gateway.store.queue import claim_next
 from gateway.store.types import utcnow
 from gateway.xoev.generate import generate_message
 from tests.pipeline.factories import ARCHIVE_ID, GOTHA

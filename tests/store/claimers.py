@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from gateway.pipeline.lifecycle import transition
 from gateway.store.db import create_engine, make_session
 from gateway.store.models import MessageState
-from gateway.store.queue import claim_next, transition
+from gateway.store.queue import claim_next
 
 
 def drain(url: str, worker_id: str, lease_seconds: float = 300) -> list[str]:

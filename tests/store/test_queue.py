@@ -15,17 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from gateway.pipeline.lifecycle import recover_expired_leases, transition
+from gateway.pipeline.lifecycle import release as release_lease
 from gateway.store.db import make_session
 from gateway.store.models import Message, MessageEvent, MessageState
-from gateway.store.queue import (
-    LeaseLost,
-    StateConflict,
-    claim_next,
-    recover_expired_leases,
-    release_lease,
-    renew_lease,
-    transition,
-)
+from gateway.store.queue import LeaseLost, StateConflict, claim_next, renew_lease
 from gateway.store.types import utcnow
 from tests.store import factories
 from tests.store.claimers import drain

@@ -10,8 +10,10 @@ import pytest
 from zeep.exceptions import Fault
 
 from gateway.config import Settings
+from gateway.pipeline.lifecycle import release as release_lease
+from gateway.pipeline.lifecycle import transition
 from gateway.store.models import Direction, Message, MessageState
-from gateway.store.queue import claim_next, release_lease, transition
+from gateway.store.queue import claim_next
 from gateway.store.types import utcnow
 from gateway.xoev.build import build
 from gateway.xoev.generate import generate_message
