@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
 from gateway.bridge.xta import authorise, ids
 from gateway.bridge.xta.meta import message_meta, payload_size, transport_report, uuid_of_derived, xdomea_service
+from gateway.pipeline import lifecycle
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.states import NEVER, allowed
 from gateway.store.models import Direction, Message, MessageEvent, MessageState
@@ -84,7 +85,6 @@ class ManagementPort:
             return transport_report(message, events, meta, utcnow())
 
     def cancel_message(self, author: PartyId, message_id: str) -> None:
-        now = utcnow()
         with self.ctx.session() as session:
             message = self._sent(session, author, message_id)
             state = message.state
@@ -92,32 +92,17 @@ class ManagementPort:
                 message.direction, state, MessageState.CANCELLED
             ):
                 raise CancelDenied(ErrorCode.UNSPECIFIED, f"the message is already {state.value}, too late to withdraw")
-            lease_free = (col(Message.lease_owner).is_(None)) | (col(Message.lease_expires_at) <= now)
-            matched = session.exec(
-                update(Message)
-                .where(col(Message.id) == message.id, col(Message.state) == state, lease_free)
-                .values(
-                    state=MessageState.CANCELLED,
-                    updated_at=now,
-                    next_attempt_at=NEVER,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if matched != 1:
-                session.rollback()
+            withdrawn = lifecycle.change(
+                session,
+                message,
+                MessageState.CANCELLED,
+                actor=f"xta:{message.sender_id}",
+                reason=f"withdrawn by its author (XTA cancelMessage {message_id})",
+                from_state=state,
+                values={"next_attempt_at": NEVER},
+            )
+            if withdrawn is None:
                 raise CancelDenied(
                     ErrorCode.UNSPECIFIED, "the gateway is sending the message right now; ask for its report"
                 )
-            session.add(
-                MessageEvent(
-                    message_id=message.id,
-                    from_state=state,
-                    to_state=MessageState.CANCELLED,
-                    actor=f"xta:{message.sender_id}",
-                    reason=f"withdrawn by its author (XTA cancelMessage {message_id})",
-                    created_at=now,
-                )
-            )
             session.commit()

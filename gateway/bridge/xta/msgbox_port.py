@@ -14,9 +14,10 @@ from sqlmodel import Session, col, update
 
 from gateway.bridge.xta import authorise, box
 from gateway.bridge.xta.meta import message_meta, payload_size
+from gateway.pipeline import lifecycle
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.states import NEVER
-from gateway.store.models import Message, MessageEvent, MessageState
+from gateway.store.models import Message, MessageState
 from gateway.store.types import utcnow
 from gateway.transport.xta.backend import (
     Content,
@@ -83,16 +84,13 @@ class MsgBoxPort:
         ).rowcount
         if first == 1:
             current = session.get(Message, message.id, populate_existing=True)
-            state = current.state if current is not None else message.state
-            session.add(
-                MessageEvent(
-                    message_id=message.id,
-                    from_state=state,
-                    to_state=state,
-                    actor=f"xta:{account}",
-                    reason=f"fetched by {account} from its XTA MsgBox as {entry.xta_id}",
-                    created_at=now,
-                )
+            lifecycle.note(
+                session,
+                message.id,
+                current.state if current is not None else message.state,
+                actor=f"xta:{account}",
+                reason=f"fetched by {account} from its XTA MsgBox as {entry.xta_id}",
+                now=now,
             )
             session.commit()
             session.refresh(message)
@@ -136,42 +134,29 @@ class MsgBoxPort:
     def _close_one(self, session: Session, entry: box.BoxEntry, account: str, now: datetime) -> None:
         message = entry.message
         reason = f"receipt confirmed by {account} (XTA close of {entry.xta_id})"
-        lease_free = (col(Message.lease_owner).is_(None)) | (col(Message.lease_expires_at) <= now)
-        confirmed = session.exec(
+        confirmed = lifecycle.change(
+            session,
+            message,
+            MessageState.CONFIRMED,
+            actor=f"xta:{account}",
+            reason=reason,
+            from_state=MessageState.DELIVERED,
+            values={"xta_closed_at": now},
+            where=[col(Message.xta_closed_at).is_(None), col(Message.next_attempt_at) >= NEVER],
+            now=now,
+        )
+        if confirmed is not None:
+            return
+        closed = session.exec(
             update(Message)
-            .where(
-                col(Message.id) == message.id,
-                col(Message.state) == MessageState.DELIVERED,
-                col(Message.xta_closed_at).is_(None),
-                col(Message.next_attempt_at) >= NEVER,
-                lease_free,
-            )
-            .values(state=MessageState.CONFIRMED, xta_closed_at=now, updated_at=now)
+            .where(col(Message.id) == message.id, col(Message.xta_closed_at).is_(None))
+            .values(xta_closed_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
-        if confirmed == 1:
-            from_state: MessageState = MessageState.DELIVERED
-            to_state = MessageState.CONFIRMED
-        else:
-            closed = session.exec(
-                update(Message)
-                .where(col(Message.id) == message.id, col(Message.xta_closed_at).is_(None))
-                .values(xta_closed_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if closed != 1:
-                return  # closed by a concurrent request of the same reader
-            current = session.get(Message, message.id, populate_existing=True)
-            from_state = to_state = current.state if current is not None else message.state
-            if from_state is MessageState.DELIVERED:
-                reason += "; the pipeline confirms it once its answer is made"
-        session.add(
-            MessageEvent(
-                message_id=message.id,
-                from_state=from_state,
-                to_state=to_state,
-                actor=f"xta:{account}",
-                reason=reason,
-                created_at=now,
-            )
-        )
+        if closed != 1:
+            return  # closed by a concurrent request of the same reader
+        current = session.get(Message, message.id, populate_existing=True)
+        state = current.state if current is not None else message.state
+        if state is MessageState.DELIVERED:
+            reason += "; the pipeline confirms it once its answer is made"
+        lifecycle.note(session, message.id, state, actor=f"xta:{account}", reason=reason, now=now)
