@@ -278,9 +278,9 @@ def _roundtrip_phase(
     return {"message_bytes": body_size, **{f"{k}_per_s": round(v, 1) for k, v in best.items()}, "_best": best}
 
 
-def bench_roundtrip(pair: Pair, folder: Path, quick: bool) -> dict[str, Any]:
-    count = 10 if quick else 100
-    rounds = 1 if quick else 3
+def bench_roundtrip(pair: Pair, folder: Path, quick: bool, calls: int = 100, rounds: int = 3) -> dict[str, Any]:
+    count = 10 if quick else calls
+    rounds = 1 if quick else rounds
     messages = _Messages(folder, 90_000)
     baseline = Baseline(folder, pair.b.identity, pair.a.pki.ca_file)
     results: dict[str, Any] = {"calls_per_round": count, "rounds": rounds}
@@ -368,6 +368,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests only")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--only", choices=["roundtrip", "transfer"], action="append")
+    parser.add_argument("--calls", type=int, default=100, help="roundtrip: calls of each kind per round")
+    parser.add_argument("--rounds", type=int, default=3, help="roundtrip: alternating rounds (the best counts)")
     args = parser.parse_args()
     parts = args.only or ["roundtrip", "transfer"]
     results: dict[str, Any] = {}
@@ -380,7 +382,7 @@ def main() -> None:
                 work = tmp / part / "work"
                 work.mkdir()
                 if part == "roundtrip":
-                    results["roundtrip"] = bench_roundtrip(pair, work, args.quick)
+                    results["roundtrip"] = bench_roundtrip(pair, work, args.quick, args.calls, args.rounds)
                 else:
                     results["transfer"] = bench_transfer(pair, work, args.quick)
             finally:
