@@ -5,11 +5,18 @@ directories, SQLite, keys and directories, HTTPS with client certificates from a
 
 1. ``roundtrip``: sendMessage round trips per second with small messages (generated 0501 offers of
    ~5 KB, distinct) from the district's account (gateway A's client certificate) to gateway B, one
-   call after the other over one kept-alive connection, with the gateway's own XTA client. Baseline: a
-   trivial FastAPI endpoint (POST, answers the body length as JSON) on the same kind of server --
-   uvicorn with the same TLS and client-certificate settings, in its own process -- called with a
-   body of the same size over requests with the same certificate. ``ratio`` = baseline calls/s over
-   sendMessage calls/s (how many times a sendMessage costs a trivial request).
+   call after the other over one kept-alive connection. Two clients: the gateway's own XTA client (zeep
+   builds each request: client CPU counts) and a raw one that posts requests framed beforehand over
+   ``requests``, exactly as the baseline is called (the server's own rate). Baseline: a trivial FastAPI
+   endpoint (POST, answers the body length as JSON) on the same kind of server -- uvicorn with the same
+   TLS and client-certificate settings, in its own process -- called with a body of the same size over
+   ``requests`` with the same certificate. The kinds alternate in rounds (best round counts), first
+   with B's in-process worker (``xgw serve``'s default: every accepted message is then signed-checked,
+   delivered and answered by the same process), then with ``--no-worker``. The machine's own limits
+   are measured in the same run, in B's data directory: one 4 KiB write + fsync and one SQLite commit
+   (WAL, ``synchronous=FULL``, as the gateway's). ``ratio`` = sendMessage time over the trivial POST's;
+   ``floor_ms`` = trivial POST + one fsync + one commit, what a durable intake cannot go below, and
+   ``ratio_to_floor`` = sendMessage time over that floor.
 2. ``transfer``: a 500 MiB 0503 package submitted at A through REST, sent over XTA to B and delivered
    into the archive's MsgBox there; the time from the start of the upload to ``delivered`` at B, as a
    ratio to SHA-256-hashing the same file once, and the peak RSS (``VmHWM``) of both server processes.
@@ -24,11 +31,15 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +66,10 @@ from tests.e2e.support import (  # noqa: E402
     offer,
     wait_for,
 )
+from tests.xta import cxf  # noqa: E402
+from tests.xta.support import ACTIONS, meta_xml  # noqa: E402
+from tests.xta.support import envelope as xta_envelope  # noqa: E402
+from tests.xta.test_cxf_client import container_xml  # noqa: E402
 
 SERVICE = "urn:xoev-de:xdomea:schema:3.0.0"
 BENCH_CLIENT = {"xta_client": {"read_timeout": 600.0, "operation_timeout": 600.0}}
@@ -145,47 +160,152 @@ class Baseline:
             self.process.wait(timeout=10)
 
 
-def bench_roundtrip(pair: Pair, folder: Path, quick: bool) -> dict[str, Any]:
-    count = 20 if quick else 300
-    messages = []
-    for i in range(count + 5):
-        _, name, data = offer(seed=90_000 + i, documents=1)
-        path = folder / name
-        path.write_bytes(data)
-        messages.append(Content(ContentInfo("application/xml", filename=name), path, len(data)))
-    size = messages[0].size
-    client = pair.b.xta(pair.a.identity)
-    try:
-        for content in messages[:5]:  # warm-up: connection, schemas, caches
-            client.send_message(_meta(client.create_message_id(PartyId(DISTRICT, "xoev"))), content)
-        ids = [client.create_message_id(PartyId(DISTRICT, "xoev")) for _ in range(count)]
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def machine_limits(folder: Path, count: int) -> dict[str, float]:
+    """One 4 KiB write + fsync and one SQLite commit (WAL, synchronous=FULL) in ``folder``: medians in ms."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "bench-fsync"
+    fsyncs = []
+    with path.open("wb") as handle:
+        for _ in range(count):
+            start = time.perf_counter()
+            handle.write(b"x" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+            fsyncs.append(time.perf_counter() - start)
+    path.unlink()
+    database = folder / "bench-commit.db"
+    connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT)")
+    commits = []
+    for i in range(count):
         start = time.perf_counter()
-        for message_id, content in zip(ids, messages[5:], strict=True):
-            client.send_message(_meta(message_id), content)
-        xta_seconds = time.perf_counter() - start
+        connection.execute("BEGIN")
+        connection.execute("INSERT INTO t (payload) VALUES (?)", (f"row {i}" * 20,))
+        connection.execute("COMMIT")
+        commits.append(time.perf_counter() - start)
+    connection.close()
+    for leftover in folder.glob("bench-commit.db*"):
+        leftover.unlink()
+    return {"fsync_ms": _median_ms(fsyncs), "commit_ms": _median_ms(commits)}
+
+
+def _raw_request(url: str, message_id: str, name: str, data: bytes) -> tuple[dict[str, str], bytes]:
+    """A sendMessage framed as CXF clients frame it (tests/xta/cxf.py), ready to post."""
+    part = cxf.Part(cxf.new_cid(), data)
+    district, archive = PartyId(DISTRICT, "xoev"), PartyId(ARCHIVE, "xoev")
+    soap = xta_envelope(
+        ACTIONS["sendMessage"],
+        url,
+        meta_xml(message_id, author=district, reader=archive),
+        container_xml([("Message", part.content_id, name)]),
+        message_id=f"urn:uuid:{uuid.uuid4()}",
+    )
+    framed = cxf.frame(ACTIONS["sendMessage"], soap, [part])
+    return dict(framed.headers), framed.body()
+
+
+class _Messages:
+    """Distinct small 0501 offers, handed out once each."""
+
+    def __init__(self, folder: Path, first_seed: int) -> None:
+        self.folder = folder
+        self.seed = first_seed
+
+    def next(self) -> Content:
+        self.seed += 1
+        _, name, data = offer(seed=self.seed, documents=1)
+        path = self.folder / name
+        path.write_bytes(data)
+        return Content(ContentInfo("application/xml", filename=name), path, len(data))
+
+
+def _time_calls(calls: list[Any]) -> float:
+    start = time.perf_counter()
+    for call in calls:
+        call()
+    return time.perf_counter() - start
+
+
+def _roundtrip_phase(
+    pair: Pair, messages: _Messages, base: requests.Session, base_url: str, count: int, rounds: int
+) -> dict[str, Any]:
+    """Alternating rounds of the three kinds of call; the best round of each, in calls per second."""
+    author = PartyId(DISTRICT, "xoev")
+    client = pair.b.xta(pair.a.identity)
+    url = pair.b.xta_url + "/SendXtaPort"
+    raw = requests.Session()
+    raw.trust_env = False
+    raw.verify = str(pair.a.pki.ca_file)
+    raw.cert = pair.a.identity.pair
+    best: dict[str, float] = {}
+    try:
+        for content in [messages.next() for _ in range(5)]:  # warm-up: connection, schemas, caches
+            client.send_message(_meta(client.create_message_id(author)), content)
+            headers, body = _raw_request(
+                url, client.create_message_id(author), content.path.name, content.path.read_bytes()
+            )
+            raw.post(url, data=body, headers=headers, timeout=60).raise_for_status()
+        sample = messages.next()
+        body_size = sample.size
+        echo = sample.path.read_bytes()
+        for _ in range(rounds):
+            gateway_calls = []
+            for _ in range(count):
+                content, message_id = messages.next(), client.create_message_id(author)
+                gateway_calls.append(lambda c=content, m=message_id: client.send_message(_meta(m), c))
+            raw_calls = []
+            for _ in range(count):
+                content = messages.next()
+                headers, body = _raw_request(
+                    url, client.create_message_id(author), content.path.name, content.path.read_bytes()
+                )
+                raw_calls.append(
+                    lambda h=headers, b=body: raw.post(url, data=b, headers=h, timeout=60).raise_for_status()
+                )
+            base_calls = [lambda e=echo: base.post(base_url, data=e, timeout=30).raise_for_status()] * count
+            for kind, calls in (("baseline", base_calls), ("raw", raw_calls), ("client", gateway_calls)):
+                seconds = _time_calls(calls)
+                best[kind] = max(best.get(kind, 0.0), count / seconds)
     finally:
         client.close()
+        raw.close()
+    return {"message_bytes": body_size, **{f"{k}_per_s": round(v, 1) for k, v in best.items()}, "_best": best}
+
+
+def bench_roundtrip(pair: Pair, folder: Path, quick: bool, calls: int = 100, rounds: int = 3) -> dict[str, Any]:
+    count = 10 if quick else calls
+    rounds = 1 if quick else rounds
+    messages = _Messages(folder, 90_000)
     baseline = Baseline(folder, pair.b.identity, pair.a.pki.ca_file)
+    results: dict[str, Any] = {"calls_per_round": count, "rounds": rounds}
     try:
-        session = baseline.session(pair.a.identity, pair.a.pki.ca_file)
-        body = messages[0].path.read_bytes()
-        url = f"https://127.0.0.1:{baseline.port}/echo"
-        for _ in range(5):
-            session.post(url, data=body, timeout=30).raise_for_status()
-        start = time.perf_counter()
-        for _ in range(count):
-            session.post(url, data=body, timeout=30).raise_for_status()
-        base_seconds = time.perf_counter() - start
-        session.close()
+        base = baseline.session(pair.a.identity, pair.a.pki.ca_file)
+        base_url = f"https://127.0.0.1:{baseline.port}/echo"
+        limits = machine_limits(pair.b.folder / "var", 50 if quick else 200)
+        for phase in ("worker", "no_worker"):
+            if phase == "no_worker":
+                pair.b.stop()
+                pair.b.start("--no-worker")
+            found = _roundtrip_phase(pair, messages, base, base_url, count, rounds)
+            best = found.pop("_best")
+            trivial_ms = 1000 / best["baseline"]
+            floor_ms = trivial_ms + limits["fsync_ms"] + limits["commit_ms"]
+            for kind in ("raw", "client"):
+                found[f"{kind}_ratio"] = round(best["baseline"] / best[kind], 2)
+                found[f"{kind}_ratio_to_floor"] = round((1000 / best[kind]) / floor_ms, 2)
+            found["floor_ms"] = round(floor_ms, 2)
+            results[phase] = found
+        results["limits"] = {**limits, "trivial_post_ms": round(1000 / results["no_worker"]["baseline_per_s"], 3)}
+        base.close()
     finally:
         baseline.stop()
-    return {
-        "calls": count,
-        "message_bytes": size,
-        "send_message_per_s": round(count / xta_seconds, 1),
-        "baseline_per_s": round(count / base_seconds, 1),
-        "ratio": round(xta_seconds / base_seconds, 2),
-    }
+    return results
 
 
 def _package(folder: Path, size: int, documents: int, registry: SchemaRegistry) -> tuple[Path, str]:
@@ -248,6 +368,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests only")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--only", choices=["roundtrip", "transfer"], action="append")
+    parser.add_argument("--calls", type=int, default=100, help="roundtrip: calls of each kind per round")
+    parser.add_argument("--rounds", type=int, default=3, help="roundtrip: alternating rounds (the best counts)")
     args = parser.parse_args()
     parts = args.only or ["roundtrip", "transfer"]
     results: dict[str, Any] = {}
@@ -260,7 +382,7 @@ def main() -> None:
                 work = tmp / part / "work"
                 work.mkdir()
                 if part == "roundtrip":
-                    results["roundtrip"] = bench_roundtrip(pair, work, args.quick)
+                    results["roundtrip"] = bench_roundtrip(pair, work, args.quick, args.calls, args.rounds)
                 else:
                     results["transfer"] = bench_transfer(pair, work, args.quick)
             finally:

@@ -23,8 +23,12 @@ def test_bench_xta_quick(tmp_path: Path) -> None:
         timeout=900,
     )
     results = json.loads(out.read_text())
-    assert results["roundtrip"]["calls"] == 20
-    assert results["roundtrip"]["ratio"] > 0
+    roundtrip = results["roundtrip"]
+    assert roundtrip["calls_per_round"] == 10
+    for phase in ("worker", "no_worker"):
+        assert roundtrip[phase]["raw_per_s"] > 0 and roundtrip[phase]["client_per_s"] > 0
+        assert roundtrip[phase]["raw_ratio"] > 0 and roundtrip[phase]["client_ratio_to_floor"] > 0
+    assert roundtrip["limits"]["fsync_ms"] > 0 and roundtrip["limits"]["commit_ms"] > 0
     assert results["transfer"]["package_bytes"] > 1 << 20
     assert results["transfer"]["peak_rss_mib_a"] > 0
     assert results["transfer"]["peak_rss_mib_b"] > 0

@@ -16,8 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 OWNER = "gateway/pipeline/lifecycle.py"
 #: the table itself (ORM model) and migrations define, they do not write
 EXEMPT = {"gateway/store/models.py"}
-#: files still being moved onto the lifecycle (issue 11); each must still offend, so the set only shrinks
-PENDING = {"gateway/bridge/xta/backend.py"}
 
 
 def offences(path: Path) -> list[str]:
@@ -48,7 +46,7 @@ def test_only_the_lifecycle_writes_message_state() -> None:
     report = []
     for path in sources():
         relative = path.relative_to(ROOT).as_posix()
-        if relative == OWNER or relative in EXEMPT | PENDING:
+        if relative == OWNER or relative in EXEMPT:
             continue
         report += [f"{relative} {what}" for what in offences(path)]
     assert not report, "message state written outside gateway/pipeline/lifecycle.py:\n" + "\n".join(report)
@@ -66,11 +64,6 @@ def test_the_check_sees_each_kind_of_write(tmp_path: Path, snippet: str) -> None
     probe = tmp_path / "probe.py"
     probe.write_text(snippet + "\n", encoding="utf-8")
     assert offences(probe)
-
-
-@pytest.mark.parametrize("pending", sorted(PENDING))
-def test_pending_files_still_need_the_move(pending: str) -> None:
-    assert offences(ROOT / pending), f"{pending} no longer writes state itself: remove it from PENDING"
 
 
 def test_the_owner_is_where_the_check_says() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from lxml import etree
+from starlette.types import ASGIApp
 
 from gateway.config import Settings
 from gateway.transport.xta.backend import PartyId
@@ -68,7 +69,7 @@ class RunningServer:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
+def serve(app: ASGIApp) -> Iterator[str]:
     """Run ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from gateway.api.middleware import BodyGuard
 from gateway.transport.xta.backend import MsgBoxSelection, PartyId
 from gateway.transport.xta.identity import certificate_sha256
 from gateway.transport.xta.memory import Account, MemoryBackend
@@ -394,4 +396,47 @@ def test_an_attachment_is_spooled_only_up_to_the_submit_limit(
         if response is not None:
             assert_fault(response, xta_schemas, "ParameterIsNotValidException", "9023")
         assert largest[0] <= limit
+    assert list(spool_root.iterdir()) == []
+
+
+def test_a_stalled_body_is_a_408_fault_and_leaves_nothing(
+    tmp_path: Path, memory_backend: MemoryBackend, xta_schemas: XtaSchemas
+) -> None:
+    """A client that stops sending its body half-way gets a SOAP fault with 408 and ``Connection: close``
+    once the server's body guard gives up (not a 9030 internal error), and its spooled part is removed."""
+    settings = xta_settings(tmp_path)
+    spool_root = tmp_path / "spool"
+    guarded = BodyGuard(make_app(memory_backend, settings), idle=0.3, min_rate=1)
+    with serve(guarded) as address:
+        url = RunningServer(address, memory_backend, settings).port_url("SendXtaPort")
+        part = cxf.Part(cxf.new_cid(), b"x" * (600 * 1024))  # more than one feed batch: a spool file exists
+        soap = envelope(
+            ACTIONS["sendMessage"], url, meta_xml("urn:test:stall"), container_xml([("Message", part.content_id, "m")])
+        )
+        framed = cxf.frame(ACTIONS["sendMessage"], soap, [part])
+        body = framed.body()
+        parsed = urlsplit(url)
+        head = f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in framed.headers.items()
+        )
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=30) as sock:
+            sock.sendall(head.encode("latin-1") + b"\r\n" + body[: len(body) - 1000])  # then nothing more
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    headers, _, payload = rest.partition(b"\r\n\r\n")
+    assert status_line.split()[1] == b"408", answer[:500]
+    assert b"connection: close" in headers.lower()
+    root = check_reply(xta_schemas, payload)
+    fault = root.find(f"{{{SOAP12}}}Body/{{{SOAP12}}}Fault")
+    assert fault is not None
+    assert fault.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") == "env:Sender"
+    detail = fault.find(f"{{{SOAP12}}}Detail")
+    assert detail is not None and detail[0].tag == f"{{{XTA}}}ParameterIsNotValidException"
+    assert detail[0].findtext(f"{{{XTA}}}errorCode/code") == "9000"
+    reason = fault.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") or ""
+    assert "did not arrive" in reason and "no bytes of the request body for 0.3 s" in reason, reason
+    with pytest.raises(KeyError):  # nothing reached the backend
+        memory_backend.message("urn:test:stall")
     assert list(spool_root.iterdir()) == []

@@ -149,3 +149,26 @@ def test_error_codes_match_the_xta_code_list() -> None:
         for e in schema.iterfind(".//xs:simpleType[@name='Codelist.Fehlernummer']//xs:enumeration", ns)
     }
     assert {c.code: c.text for c in ErrorCode} == listed
+
+
+def test_a_spool_touches_the_disk_only_for_content(tmp_path: Path) -> None:
+    """No directory per request: nothing exists until a content item arrives; then one private file below a
+    private root, removed by the clean-up (issue 11: mkdtemp/rmtree per request cost milliseconds)."""
+    root = tmp_path / "spool"
+    empty = Spool(root, 1 << 20)
+    empty.charge(100)
+    empty.cleanup()
+    assert not root.exists()
+    spool = Spool(root, 1 << 20, 10)
+    path, handle = spool.new_file()
+    with handle:
+        handle.write(b"0123456789")
+        with pytest.raises(ParameterInvalid) as refused:
+            handle.write(b"x")
+    assert refused.value.code is ErrorCode.MESSAGE_TOO_LARGE
+    assert path.parent == root and path.stat().st_mode & 0o777 == 0o600 and root.stat().st_mode & 0o777 == 0o700
+    other, second = Spool(root, 1 << 20).new_file()
+    second.close()
+    assert other != path
+    spool.cleanup()
+    assert list(root.iterdir()) == [other]

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.store.models import Message, MessageEvent, MessageState
+from gateway.store.payloads import PayloadStore
 from gateway.transport.xta.backend import (
     DeliveryTimes,
     KeyCode,
@@ -76,6 +77,14 @@ def box_message_id(message: Message, source: Message | None) -> str:
     if source is not None and source.xta_message_id:
         return source.xta_message_id
     return derived_message_id(message.source_id or message.id)
+
+
+def payload_size(payloads: PayloadStore, message: Message) -> int | None:
+    """The size of the message's payload file (``oscimeta:MsgSize``), or None when it cannot be read."""
+    try:
+        return payloads.size(message.payload_ref)
+    except OSError:
+        return None
 
 
 # -- the stored transport order ----------------------------------------------------------------------------

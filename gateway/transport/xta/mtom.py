@@ -137,8 +137,8 @@ class Base64Writer:
 class MultipartReader:
     """Feed the request body in chunks (:meth:`feed`), then take the result (:meth:`finish`).
 
-    The callbacks run inside ``MultipartParser.write``; the server calls :meth:`feed` in a worker thread
-    because the spool writes block.
+    The callbacks run inside ``MultipartParser.write``; the server charges each chunk as it arrives and
+    calls :meth:`parse` in a worker thread, in batches, because the spool writes block.
     """
 
     def __init__(self, boundary: str, start: str | None, spool: Spool, max_envelope: int, max_parts: int) -> None:
@@ -258,7 +258,12 @@ class MultipartReader:
 
     # -- driving --------------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
+        """Count ``chunk`` against the spool's budget, then parse it."""
         self.spool.charge(len(chunk))
+        self.parse(chunk)
+
+    def parse(self, chunk: bytes) -> None:
+        """Parse ``chunk`` whose bytes the caller has already charged to the spool (may write spool files)."""
         try:
             self._parser.write(chunk)
         except MultipartParseError as exc:

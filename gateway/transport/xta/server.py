@@ -4,9 +4,12 @@ A POST goes: identity first (an unknown caller is refused before its body is rea
 the server spool gigabytes anonymously), then the body -- plain SOAP read into memory up to the envelope
 limit, or MTOM streamed through :class:`~.mtom.MultipartReader` into a per-request spool -- then the
 envelope, the action and the operation, which must belong to the port the request was sent to. The
-handler runs in a worker thread. Every outcome is a SOAP envelope: 200 for results (void operations
+event loop only receives bytes: everything that blocks or costs CPU (spool files, the rest of the MIME
+parsing, the envelope, the backend, the reply envelope) runs in one worker thread per request, so a
+small request costs one thread hop. Every outcome is a SOAP envelope: 200 for results (void operations
 included) and a SOAP 1.2 Fault for errors -- 400 when the request is at fault (``env:Sender``), 500 when
-the server is (``env:Receiver``) -- never an empty or plain-text answer.
+the server is (``env:Receiver``), 408 with ``Connection: close`` when the body stopped arriving (the
+server's body guard timed out) -- never an empty or plain-text answer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio.to_thread
@@ -77,6 +80,81 @@ def _fault(error: XtaError, operation: Operation | None, addressing: Addressing 
     return _soap_response(fault_envelope(error, action, relates), status)
 
 
+#: MTOM bytes collected on the event loop before a worker thread parses them (and writes spool files)
+FEED_BATCH = 256 * 1024
+#: the HTTP status of the fault for a request body that stopped arriving (Request Timeout)
+BODY_INCOMPLETE_STATUS = 408
+
+
+class BodyIncomplete(Exception):
+    """The request body stopped arriving: the server's body guard timed out, or the client went away."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+async def _body_chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body's chunks; a failure to *receive* them becomes :class:`BodyIncomplete`.
+
+    Receiving fails when the ASGI server's body guard gives up on a stalled or too slow body
+    (``gateway.api.middleware.BodyTimeout``, raised from ``receive``) or when the client disconnects;
+    either way the request never arrived, which is the client's matter, not an internal error. Errors of
+    whatever consumes the chunks are not touched.
+    """
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            return
+        except Exception as exc:
+            detail = str(exc) or type(exc).__name__
+            raise BodyIncomplete(f"the request body did not arrive: {detail}") from exc
+        if chunk:
+            yield chunk
+
+
+def _parse_all(reader: MultipartReader, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        reader.parse(chunk)
+
+
+class _PlainBody:
+    """A plain SOAP request: the envelope bytes and the action the Content-Type names."""
+
+    def __init__(self, data: bytes, hint: str) -> None:
+        self.data = data
+        self.hint = hint
+
+    def finish(self) -> tuple[bytes, str, dict[str, Attachment]]:
+        return self.data, self.hint, {}
+
+
+class _MtomBody:
+    """An MTOM request whose last batch of chunks is still to be parsed (in the worker thread)."""
+
+    def __init__(self, reader: MultipartReader, rest: list[bytes], content_type: str) -> None:
+        self.reader = reader
+        self.rest = rest
+        self.content_type = content_type
+
+    def finish(self) -> tuple[bytes, str, dict[str, Attachment]]:
+        """The envelope, the action hint and the spooled attachments."""
+        try:
+            _parse_all(self.reader, self.rest)
+        finally:
+            self.reader.close()
+        body = self.reader.finish()
+        hint = resolve_action(
+            [action_of_content_type(self.content_type), action_of_content_type(body.root_content_type)]
+        )
+        return body.root, hint or "", dict(body.attachments)
+
+
+_Body = _PlainBody | _MtomBody
+
+
 class _Wsdl:
     """The WSDL with each port's placeholder address replaced, cached per base URL.
 
@@ -115,6 +193,7 @@ class XtaService:
         self.folder = bundle_dir(settings.schema_dir)
         self.context = Context(backend, load_schemas(self.folder), self.config.server_identity)
         self.spool_root = self.config.spool_dir or settings.data_dir / "xta-spool"
+        self.spool_root.mkdir(parents=True, exist_ok=True, mode=0o700)  # once, not per request
         # no content item larger than the largest message the pipeline takes is spooled (issue 10, item 9)
         self.max_item_bytes = min(self.config.max_request_bytes, settings.pipeline.max_submit_bytes)
         self.wsdl = _Wsdl(self.folder)
@@ -125,8 +204,14 @@ class XtaService:
         root = self.config.public_url or str(request.base_url)
         return root.rstrip("/") + self.config.base_path.rstrip("/")
 
-    async def read_request(self, request: Request, spool: Spool) -> tuple[bytes, str, dict[str, Attachment]]:
-        """The envelope bytes, the action hint from the HTTP layer, and the MTOM attachments."""
+    async def read_request(self, request: Request, spool: Spool) -> _Body:
+        """The request body, read on the event loop without blocking it.
+
+        Plain SOAP is collected in memory up to the envelope limit. MTOM is counted against the spool's
+        budget as it arrives and handed to the multipart reader in batches of :data:`FEED_BATCH` bytes in a
+        worker thread (the reader writes spool files), so memory stays bounded whatever the body's size and
+        a small body costs no thread hop of its own: its last batch is parsed with the request itself.
+        """
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.config.max_request_bytes:
             raise ParameterInvalid(
@@ -141,28 +226,31 @@ class XtaService:
             reader = MultipartReader(
                 boundary, params.get("start"), spool, self.config.max_envelope_bytes, self.config.max_parts
             )
+            batch: list[bytes] = []
+            size = 0
             try:
-                async for chunk in request.stream():
-                    if chunk:
-                        await anyio.to_thread.run_sync(reader.feed, chunk)
-            finally:
+                async for chunk in _body_chunks(request):
+                    spool.charge(len(chunk))
+                    batch.append(chunk)
+                    size += len(chunk)
+                    if size >= FEED_BATCH:
+                        await anyio.to_thread.run_sync(_parse_all, reader, batch)
+                        batch, size = [], 0
+            except BaseException:
                 reader.close()
-            body = reader.finish()
-            hint = resolve_action(
-                [action_of_content_type(content_type), action_of_content_type(body.root_content_type)]
-            )
-            return body.root, hint or "", dict(body.attachments)
+                raise
+            return _MtomBody(reader, batch, content_type)
         if kind not in ("application/soap+xml", "text/xml", ""):
             raise ParameterInvalid(ErrorCode.INVALID_PARAMETER_COMBINATION, f"unsupported Content-Type {kind!r}")
         buffer = bytearray()
-        async for chunk in request.stream():
+        async for chunk in _body_chunks(request):
             buffer += chunk
             if len(buffer) > self.config.max_envelope_bytes:
                 raise ParameterInvalid(
                     ErrorCode.MESSAGE_TOO_LARGE,
                     f"the SOAP envelope exceeds {self.config.max_envelope_bytes} bytes; send content as MTOM",
                 )
-        return bytes(buffer), action_of_content_type(content_type) or "", {}
+        return _PlainBody(bytes(buffer), action_of_content_type(content_type) or "")
 
     def reply(self, operation: Operation, addressing: Addressing, reply: Reply) -> Response:
         headers = reply_headers(operation.action, addressing.message_id) + reply.headers
@@ -176,26 +264,24 @@ class XtaService:
             headers={"Content-Length": str(message.content_length)},
         )
 
-    async def handle(self, port: str, request: Request, caller: CallerResult) -> Response:
+    def process(
+        self, port: str, body: _Body, soap_action: str | None, spool: Spool, caller: CallerIdentity
+    ) -> Response:
+        """Everything after the body has arrived, in one worker thread: the rest of the MIME parsing, the
+        envelope, the operation, the backend and the reply envelope. The spool is emptied before it returns.
+        """
         operation: Operation | None = None
         addressing: Addressing | None = None
-        if isinstance(caller, PermissionDenied):
-            return _fault(caller, None, None, self.config)
-        spool = Spool(self.spool_root, self.config.max_request_bytes, self.max_item_bytes)
         try:
-            if port not in PORTS:
-                raise ParameterInvalid(ErrorCode.INVALID_URI, f"no XTA port {port!r}")
-            data, hint, attachments = await self.read_request(request, spool)
+            data, hint, attachments = body.finish()
             envelope = parse_envelope(data, self.config.max_envelope_bytes)
             addressing = read_addressing(envelope)
-            soap_action = soap_action_header(request.headers.get("soapaction"))
             action = resolve_action([addressing.action, soap_action, hint])
             operation = OPERATIONS.get(action or "")
             if operation is None or operation.port != port:
                 raise ParameterInvalid(ErrorCode.INVALID_URI, f"action {action!r} is not an operation of {port}")
             soap_request = SoapRequest(operation.action, envelope, addressing, attachments, spool, caller)
-            reply = await anyio.to_thread.run_sync(operation.handler, self.context, soap_request)
-            return self.reply(operation, addressing, reply)
+            return self.reply(operation, addressing, operation.handler(self.context, soap_request))
         except XtaError as exc:
             return _fault(exc, operation, addressing, self.config)
         except Exception:
@@ -203,6 +289,31 @@ class XtaService:
             return _fault(TechnicalProblem(ErrorCode.INTERNAL_ERROR), operation, addressing, self.config)
         finally:
             spool.cleanup()
+
+    async def handle(self, port: str, request: Request, caller: CallerResult) -> Response:
+        if isinstance(caller, PermissionDenied):
+            return _fault(caller, None, None, self.config)
+        spool = Spool(self.spool_root, self.config.max_request_bytes, self.max_item_bytes)
+        try:
+            if port not in PORTS:
+                raise ParameterInvalid(ErrorCode.INVALID_URI, f"no XTA port {port!r}")
+            body = await self.read_request(request, spool)
+            soap_action = soap_action_header(request.headers.get("soapaction"))
+            return await anyio.to_thread.run_sync(self.process, port, body, soap_action, spool, caller)
+        except XtaError as exc:
+            return _fault(exc, None, None, self.config)
+        except BodyIncomplete as exc:
+            log.warning("XTA %s: %s", port, exc.detail)
+            error = ParameterInvalid(ErrorCode.UNSPECIFIED, exc.detail)
+            response = _soap_response(fault_envelope(error, None, None), BODY_INCOMPLETE_STATUS)
+            response.headers["Connection"] = "close"  # the rest of the body is not read: the connection is spent
+            return response
+        except Exception:
+            log.exception("XTA %s failed", port)
+            return _fault(TechnicalProblem(ErrorCode.INTERNAL_ERROR), None, None, self.config)
+        finally:
+            if spool.files:  # only when the body failed before it was processed
+                await anyio.to_thread.run_sync(spool.cleanup)
 
 
 def xta_router(backend: XtaBackend, settings: Settings) -> APIRouter:
