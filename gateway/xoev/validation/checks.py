@@ -153,30 +153,31 @@ def check_codes(
         if not uri:
             continue
         key = (uri, el.get("listVersionID") or "")
-        if key in sets:
-            codes = sets[key]
-            if codes is None:
-                continue
-        else:
+        codes = sets.get(key, _UNSEEN)
+        if codes is _UNSEEN:
             codes = sets[key] = registry.code_set(version, *key)
-            if codes is None:
-                if key[1]:
-                    out.append(finding("XGW-CODE-002", _loc(source, el), list_uri=uri, list_version=key[1]))
-                continue
-        code_el = _code_child(el)
-        code = (code_el.text or "").strip() if code_el is not None else ""
+            if codes is None and key[1]:
+                out.append(finding("XGW-CODE-002", _loc(source, el), list_uri=uri, list_version=key[1]))
+        if codes is None:
+            continue
+        # the first unqualified ``code`` child, found by a plain loop (``find`` goes through Python
+        # ElementPath); the unstripped text is tried first because it is almost always the code itself
+        code_el = None
+        for child in el:
+            if child.tag == "code":
+                code_el = child
+                break
+        text = code_el.text if code_el is not None else None
+        if text in codes:
+            continue
+        code = (text or "").strip()
         if code not in codes:
             rule = "XGW-CODE-001" if uri.startswith(XDOMEA_LIST_PREFIX) else "XGW-CODE-003"
             out.append(finding(rule, _loc(source, code_el), code=code, list_uri=uri, list_version=key[1]))
     return out
 
 
-def _code_child(el: etree._Element) -> etree._Element | None:
-    """The unqualified ``code`` child; a plain loop, because ``find`` goes through Python ElementPath."""
-    for child in el:
-        if child.tag == "code":
-            return child
-    return None
+_UNSEEN: frozenset[str] = frozenset({"\x00unseen"})
 
 
 @lru_cache(maxsize=32)
