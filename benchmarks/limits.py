@@ -60,6 +60,7 @@ __all__ = [
     "sha256_file",
     "trivial_post",
     "trivial_server",
+    "trivial_upload",
     "xsd_validation",
 ]
 
@@ -240,6 +241,14 @@ async def echo(request: Request) -> dict[str, int]:
     return {"received": len(await request.body())}
 
 
+@app.post("/sink")
+async def sink(request: Request) -> dict[str, int]:
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+    return {"received": received}
+
+
 port = int(sys.argv[1])
 options = {}
 if len(sys.argv) > 2:
@@ -334,6 +343,42 @@ def trivial_post(
         "per_s": round(count / seconds, 1),
         "call_ms": round(seconds / count * 1000, 4),
     }
+
+
+def trivial_upload(path: Path, *, tls: TlsSetup | None = None) -> dict[str, Any]:
+    """Seconds to POST ``path`` (streamed, with Content-Length) to a trivial endpoint that only counts it.
+
+    The HTTP transport's own cost for a large body on this uvicorn set-up: what any upload endpoint pays
+    before it hashes, stores or checks a byte.
+    """
+    import httpx
+
+    size = path.stat().st_size
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                yield chunk
+
+    verify: Any = str(tls.ca) if tls else True
+    cert = (str(tls.client_cert), str(tls.client_key)) if tls else None
+    with trivial_server(tls) as url, httpx.Client(timeout=600.0, verify=verify, cert=cert) as client:
+        sink = url.rsplit("/", 1)[0] + "/sink"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.post(sink, content=b"x").raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        start = time.perf_counter()
+        response = client.post(sink, content=chunks(), headers={"Content-Length": str(size)})
+        seconds = time.perf_counter() - start
+        response.raise_for_status()
+        assert response.json()["received"] == size
+    return {"tls": tls is not None, "bytes": size, "seconds": round(seconds, 3)}
 
 
 # -- all together ---------------------------------------------------------------------------------------------
