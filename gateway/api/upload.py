@@ -17,6 +17,7 @@ A stalled body is ended by :class:`gateway.api.middleware.BodyGuard`, which free
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -115,14 +116,34 @@ async def _next_batch(stream: AsyncIterator[bytes]) -> list[bytes] | None:
     return batch or None
 
 
+async def _prefetch(stream: AsyncIterator[bytes]) -> asyncio.Task[list[bytes] | None]:
+    """Start reading the next batch on the event loop while the worker thread handles the current one."""
+    return asyncio.ensure_future(_next_batch(stream))
+
+
+async def _result(task: asyncio.Task[list[bytes] | None]) -> list[bytes] | None:
+    return await task
+
+
 def body_chunks(request: Request) -> Iterator[bytes]:
-    """The request body, chunk by chunk; call only from a worker thread started by anyio."""
+    """The request body, chunk by chunk; call only from a worker thread started by anyio.
+
+    The next batch is received on the event loop while this thread hashes and writes the current one, so
+    receiving and storing overlap; at most two batches are in memory.
+    """
     stream = request.stream()
-    while True:
-        batch = anyio.from_thread.run(_next_batch, stream)
-        if batch is None:
-            return
-        yield from batch
+    task: asyncio.Task[list[bytes] | None] | None = anyio.from_thread.run(_prefetch, stream)
+    try:
+        while task is not None:
+            batch = anyio.from_thread.run(_result, task)
+            task = None
+            if batch is None:
+                return
+            task = anyio.from_thread.run(_prefetch, stream)
+            yield from batch
+    finally:
+        if task is not None:  # the consumer stopped early (a limit, an error): stop reading for it
+            anyio.from_thread.run_sync(task.cancel)
 
 
 def refuse_declared_oversize(request: Request, limit: int) -> None:
