@@ -29,6 +29,9 @@ def test_bench_validate_quick(tmp_path: Path) -> None:
     assert results["directory"]["messages"] == 40
     assert results["package"]["ratio"] > 0
     assert results["package"]["peak_rss_mib"] > 0
+    signing = results["signing"]  # beside one raw RSA operation (issue 11)
+    assert signing["sign_ratio"] > 0 and signing["verify_ratio"] > 0
+    assert results["limits"]["xsd"]["xsd_validate_ms"] > 0 and results["limits"]["rsa"]["sign_ms"] > 0
 
 
 def test_limits_quick(tmp_path: Path) -> None:
