@@ -45,28 +45,36 @@ def _q(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}"
 
 
+def _child(el: etree._Element | None, tag: str) -> etree._Element | None:
+    """The first child named ``tag``; ``iterchildren`` filters in C, ``find`` goes through Python ElementPath."""
+    return next(el.iterchildren(tag), None) if el is not None else None
+
+
+def _children(el: etree._Element | None, tag: str) -> list[etree._Element]:
+    return list(el.iterchildren(tag)) if el is not None else []
+
+
 def find_header(root: etree._Element, ns: str, version: str) -> Header:
     if version.startswith("4."):
-        kopf = root.find(_q(ns, "nachrichtenkopf"))
-        ident = kopf.find(_q(ns, "identifikation.nachricht")) if kopf is not None else None
-        typ = ident.find("nachrichtentyp") if ident is not None else None
+        kopf = _child(root, _q(ns, "nachrichtenkopf"))
+        typ = _child(_child(kopf, _q(ns, "identifikation.nachricht")), "nachrichtentyp")
         return Header(
-            process_id=kopf.find(_q(ns, "ProzessID")) if kopf is not None else None,
-            type_code=typ.find("code") if typ is not None else None,
-            type_name=typ.find("name") if typ is not None else None,
-            senders=kopf.findall(_q(ns, "autor")) if kopf is not None else [],
-            recipients=kopf.findall(_q(ns, "leser")) if kopf is not None else [],
+            process_id=_child(kopf, _q(ns, "ProzessID")),
+            type_code=_child(typ, "code"),
+            type_name=_child(typ, "name"),
+            senders=_children(kopf, _q(ns, "autor")),
+            recipients=_children(kopf, _q(ns, "leser")),
             sender_label="autor",
             recipient_label="leser",
         )
-    kopf = root.find(_q(ns, "Kopf"))
-    typ = kopf.find(_q(ns, "Nachrichtentyp")) if kopf is not None else None
+    kopf = _child(root, _q(ns, "Kopf"))
+    typ = _child(kopf, _q(ns, "Nachrichtentyp"))
     return Header(
-        process_id=kopf.find(_q(ns, "ProzessID")) if kopf is not None else None,
-        type_code=typ.find("code") if typ is not None else None,
-        type_name=typ.find("name") if typ is not None else None,
-        senders=kopf.findall(_q(ns, "Absender")) if kopf is not None else [],
-        recipients=kopf.findall(_q(ns, "Empfaenger")) if kopf is not None else [],
+        process_id=_child(kopf, _q(ns, "ProzessID")),
+        type_code=_child(typ, "code"),
+        type_name=_child(typ, "name"),
+        senders=_children(kopf, _q(ns, "Absender")),
+        recipients=_children(kopf, _q(ns, "Empfaenger")),
         sender_label="Absender",
         recipient_label="Empfaenger",
     )
