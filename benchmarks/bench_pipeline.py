@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import limits as machine_limits  # noqa: E402
 from pipeline_setup import (  # noqa: E402
     POSTGRES_ENV,
     SENDER_ID,
@@ -232,11 +233,16 @@ def bench_ingest(settings: Settings, quick: bool, tmp: Path) -> list[dict[str, A
     use_postgres = os.environ.get(POSTGRES_ENV) is not None or not quick
     with postgres_server() if use_postgres else _no_server() as postgres_url:
         backends = ["sqlite"] + (["postgresql"] if postgres_url else [])
+        if postgres_url:  # the grouped-commit limit on the same PostgreSQL server, in the same run
+            EXTRA_LIMITS["commit_postgresql"] = machine_limits.grouped_commit(postgres_url, quick=quick)
         for backend in backends:
             for workers in (1, 2):
                 results.append(ingest_run(settings, backend, workers, files, warm, postgres_url, tmp))
                 print(json.dumps(results[-1]), file=sys.stderr)
     return results
+
+
+EXTRA_LIMITS: dict[str, Any] = {}
 
 
 class _no_server:  # noqa: N801 - used like the context manager it stands in for
@@ -278,9 +284,9 @@ def _chunks(path: Path) -> Iterator[bytes]:
         yield from iter(lambda: fh.read(1 << 20), b"")
 
 
-def bench_upload(settings: Settings, quick: bool, tmp: Path) -> dict[str, Any]:
-    size = (8 << 20) if quick else (1 << 30)
-    documents = 20 if quick else 1000
+def bench_upload(settings: Settings, quick: bool, tmp: Path, size_mib: int | None = None) -> dict[str, Any]:
+    size = (size_mib << 20) if size_mib else (8 << 20) if quick else (1 << 30)
+    documents = max(20, size >> 20) if quick or size_mib else 1000
     start = time.perf_counter()
     package = generate_to(tmp / "big", version="3.0.0", message_type="0503", documents=documents, size=size)
     generated_seconds = time.perf_counter() - start
@@ -338,6 +344,8 @@ def bench_upload(settings: Settings, quick: bool, tmp: Path) -> dict[str, Any]:
         assert response.status_code == 201, response.text[:2000]
         body = response.json()
         hash_after = _sha256_seconds(package)
+        # the HTTP transport alone: the same file POSTed to a trivial endpoint that only counts the bytes
+        trivial = machine_limits.trivial_upload(package)
     finally:
         server.terminate()
         try:
@@ -358,10 +366,31 @@ def bench_upload(settings: Settings, quick: bool, tmp: Path) -> dict[str, Any]:
         "upload_seconds": round(upload_seconds, 3),
         "ratio": round(upload_seconds / hash_seconds, 2),
         "upload_mib_per_second": round(stored / (1 << 20) / upload_seconds, 1),
+        "trivial_post_seconds": trivial["seconds"],
+        "ratio_to_trivial_post": round(upload_seconds / trivial["seconds"], 2),
         "server_rss_ready_mib": round(rss_ready / 1024, 1),
         "server_peak_rss_mib": round(rss_peak / 1024, 1),
         "target_peak_rss_mib": 300,
     }
+
+
+def _machine_allows(runs: list[dict[str, Any]], found: dict[str, Any]) -> None:
+    """Add to each ingest run what this machine allows per message and the run's share of it (issue 11).
+
+    Per message the machine cannot do less than: its validation (measured in the run), half an RSA-3072
+    signature (half the messages are signed), one fsync of its payload, and its share of a grouped commit
+    (a message's few rows among the group's), with the workers' cores working in parallel.
+    """
+    rsa_ms = found["rsa"]["sign_ms"] / 2
+    fsync_ms = found["fsync"]["fsync_4k_ms"]
+    for run in runs:
+        commit = found.get(f"commit_{run['backend']}")
+        commit_ms = commit["per_row_in_group_ms"] * 4 if commit else 0.0  # message + events + ledger rows
+        validate_ms = run["validate_seconds"] / run["messages"] * 1000
+        per_message_ms = validate_ms + (rsa_ms + fsync_ms + commit_ms) / min(run["workers"], os.cpu_count() or 1)
+        allowed = 1000 / per_message_ms
+        run["machine_allows_per_second"] = round(allowed, 1)
+        run["share_of_machine"] = round(run["ingest_per_second"] / allowed, 3)
 
 
 def main() -> None:
@@ -369,6 +398,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests only")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--only", choices=["ingest", "upload"], action="append")
+    parser.add_argument("--upload-mib", type=int, help="size of the uploaded package (default 1024, --quick 8)")
     args = parser.parse_args()
     settings = Settings()
     only = set(args.only or ["ingest", "upload"])
@@ -379,10 +409,15 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="xgw-bench-pipeline-") as tmp_name:
         tmp = Path(tmp_name)
+        results["limits"] = machine_limits.measure(
+            tmp / "limits", quick=args.quick, postgres_url=os.environ.get(POSTGRES_ENV), commit_rows=50
+        )
         if "ingest" in only:
             results["ingest"] = bench_ingest(settings, args.quick, tmp)
+            results["limits"].update(EXTRA_LIMITS)
+            _machine_allows(results["ingest"], results["limits"])
         if "upload" in only:
-            results["upload"] = bench_upload(settings, args.quick, tmp)
+            results["upload"] = bench_upload(settings, args.quick, tmp, args.upload_mib)
     results["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     text = json.dumps(results, indent=2)
     print(text)

@@ -41,6 +41,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import limits as machine_limits  # noqa: E402
 
 from tests.e2e.support import XGW, free_port, wait_for  # noqa: E402
 
@@ -187,6 +190,7 @@ def main() -> None:
     results: dict[str, Any] = {"quick": quick}
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         folder = Path(tmp)
+        results["limits"] = machine_limits.measure(folder / "limits", quick=quick, parts=("fsync", "post"))
         token = prepare(folder)
         servers = {
             "guarded": Server("guarded", folder, [XGW, "serve", "--no-worker", "--port", "{port}"]),

@@ -48,6 +48,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import limits as shared_limits  # noqa: E402
 
 from gateway.config import Settings  # noqa: E402
 from gateway.samples.generate import generate_message  # noqa: E402
@@ -381,6 +384,17 @@ def main() -> None:
             try:
                 work = tmp / part / "work"
                 work.mkdir()
+                if "limits" not in results:  # the machine's own limits, with the gateways' TLS set-up
+                    tls = shared_limits.TlsSetup(
+                        server_cert=pair.b.identity.cert,
+                        server_key=pair.b.identity.key,
+                        ca=pair.a.pki.ca_file,
+                        client_cert=pair.a.identity.cert,
+                        client_key=pair.a.identity.key,
+                    )
+                    results["limits"] = shared_limits.measure(
+                        work / "limits", quick=args.quick, parts=("xsd", "rsa", "fsync", "commit", "post"), tls=tls
+                    )
                 if part == "roundtrip":
                     results["roundtrip"] = bench_roundtrip(pair, work, args.quick, args.calls, args.rounds)
                 else:

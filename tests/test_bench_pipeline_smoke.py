@@ -27,7 +27,15 @@ INGEST_KEYS = (
     "workers_ratio",
     "settled_seconds",
 )
-UPLOAD_KEYS = ("sha256_seconds", "upload_seconds", "ratio", "server_rss_ready_mib", "server_peak_rss_mib")
+UPLOAD_KEYS = (
+    "sha256_seconds",
+    "upload_seconds",
+    "ratio",
+    "server_rss_ready_mib",
+    "server_peak_rss_mib",
+    "trivial_post_seconds",
+    "ratio_to_trivial_post",
+)
 
 
 def test_bench_pipeline_quick(tmp_path: Path) -> None:
@@ -57,6 +65,11 @@ def test_bench_pipeline_quick(tmp_path: Path) -> None:
         assert run["signed"] == run["messages"] // 2  # the 0501 offers; the 0503 packages travel unsigned
         assert run["states"]["out/rest/acknowledged"] == run["messages"], run["states"]
         assert sum(run["steps_per_worker"]) >= run["messages"]
+        assert run["machine_allows_per_second"] > 0 and run["share_of_machine"] > 0  # issue 11
+    limits = results["limits"]  # the machine's own limits, measured in the same run (benchmarks/limits.py)
+    assert limits["rsa"]["sign_ms"] > 0 and limits["xsd"]["xsd_validate_ms"] > 0
+    assert limits["fsync"]["fsync_4k_ms"] > 0 and limits["commit_sqlite"]["grouped_commit_ms"] > 0
+    assert limits["post_http"]["per_s"] > 0
     upload = results["upload"]
     assert upload["state"] == "validated"
     assert upload["package_bytes"] > 0

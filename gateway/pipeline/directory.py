@@ -1,16 +1,41 @@
 """What the pipeline needs from the participant directory: routes, pinned trust and signing keys.
 
-Reads the store's tables directly (the directory's management lives in :mod:`gateway.participants`),
-so that a worker sees a changed route or a retired certificate with its next message.
+Reads the store's tables directly (the directory's management lives in :mod:`gateway.participants`).
+An exchange asks for the same few participants about fifteen times and used to parse their pinned
+certificates five times, so what is read is kept in a process-wide cache (issue 11), per database engine
+and participant:
+
+* **In this process** every write to the ``participant`` or ``certificate`` table is seen by an SQLAlchemy
+  listener on all engines (ORM and Core alike: an ``INSERT``/``UPDATE``/``DELETE``/``DROP`` naming either
+  table), which drops the whole cache when the statement runs, again when its transaction commits or rolls
+  back, and again when the connection goes back to the pool (after the commit has happened). The console,
+  the admin API and ``xgw serve``'s in-process workers therefore see a change with their next message.
+* **Other processes** (``xgw worker`` processes, a CLI ``xgw keys expire``, a second server on the same
+  database) cannot be heard, so an entry is also dropped :data:`CACHE_SECONDS` after it was read. That is the
+  bound: a certificate retired or removed in another process stops being trusted, and a changed route is
+  used, at most :data:`CACHE_SECONDS` (2 s) after the commit. A version counter in the database would make
+  this immediate at the price of one query per look-up and a migration; 2 s is far below the time an
+  operator needs to retire a certificate after hearing it leaked, and the hot path then costs no query at all.
+
+Parsed certificates are cached by their PEM text (content-addressed, so never stale). What the functions
+return are copies: a caller may change them without changing the cache.
 """
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
+import sqlalchemy as sa
 from cryptography import x509
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from gateway.store.models import Certificate, CertificateUsage, Participant
@@ -19,18 +44,142 @@ from gateway.xoev.signatures.keys import KeyFileError, KeyStore, SigningKey, loa
 from gateway.xoev.signatures.signature import public_key_fingerprint
 from gateway.xoev.signatures.verifying import PinnedCertificate, SignaturePolicy, TrustDirectory, TrustedParticipant
 
+CACHE_SECONDS = 2.0
+"""How long a directory entry read from the database is used before it is read again (see the module doc)."""
 
-def participant(session: Session, xoev_id: str) -> Participant | None:
-    return session.exec(select(Participant).where(col(Participant.xoev_id) == xoev_id)).first()
+_TABLES = ("participant", "certificate")
+_WRITES = ("insert", "update", "delete", "drop", "alter", "truncate", "replace")
+_DIRTY = "xgw_directory_written"
 
 
-def _certificates(session: Session, participant_id: int) -> list[tuple[Certificate, x509.Certificate]]:
-    rows = session.exec(
+@dataclass(frozen=True, slots=True)
+class _Pin:
+    fingerprint: str
+    not_before: datetime
+    not_after: datetime
+    certificate: x509.Certificate
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One participant as read from the database at ``loaded`` (monotonic), or its absence (``values`` None)."""
+
+    generation: int
+    loaded: float
+    values: dict[str, Any] | None
+    pins: tuple[_Pin, ...]
+    trusted: TrustedParticipant | None
+
+
+class _Cache:
+    """Entries per engine; a global generation number drops them all at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.by_engine: weakref.WeakKeyDictionary[Engine, dict[str, _Entry]] = weakref.WeakKeyDictionary()
+
+    def invalidate(self) -> None:
+        with self.lock:
+            self.generation += 1
+            self.by_engine.clear()
+
+
+_CACHE = _Cache()
+
+
+def invalidate() -> None:
+    """Forget every cached directory entry (also done automatically on every directory write in this process)."""
+    _CACHE.invalidate()
+
+
+def _writes_directory(statement: str) -> bool:
+    head = statement.lstrip()[:48].lower()
+    return head.startswith(_WRITES) and any(table in head for table in _TABLES)
+
+
+@sa.event.listens_for(Engine, "after_cursor_execute")
+def _seen_statement(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if _writes_directory(statement):
+        conn.info[_DIRTY] = True
+        _CACHE.invalidate()
+
+
+@sa.event.listens_for(Engine, "commit")
+def _seen_commit(conn: Connection) -> None:
+    if conn.info.get(_DIRTY):
+        _CACHE.invalidate()
+
+
+@sa.event.listens_for(Engine, "rollback")
+def _seen_rollback(conn: Connection) -> None:
+    if conn.info.get(_DIRTY):
+        _CACHE.invalidate()
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkin")
+def _seen_checkin(_dbapi_connection: Any, record: Any) -> None:
+    # the transaction has ended by now (committed or rolled back): a reader that reloaded between the
+    # commit event and the database's commit cannot keep what it read
+    if record is not None and record.info.pop(_DIRTY, False):
+        _CACHE.invalidate()
+
+
+@lru_cache(maxsize=1024)
+def _parse_pem(pem: str) -> x509.Certificate:
+    return load_certificates(pem.encode("ascii"))[0]
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def _load(session: Session, xoev_id: str, generation: int) -> _Entry:
+    row = session.exec(select(Participant).where(col(Participant.xoev_id) == xoev_id)).first()
+    if row is None or row.id is None:
+        return _Entry(generation, time.monotonic(), None, (), None)
+    values = {column.name: getattr(row, column.name) for column in Participant.__table__.columns}  # type: ignore[attr-defined]
+    cert_rows = session.exec(
         select(Certificate).where(
-            col(Certificate.participant_id) == participant_id, col(Certificate.usage) == CertificateUsage.SIGNING
+            col(Certificate.participant_id) == row.id, col(Certificate.usage) == CertificateUsage.SIGNING
         )
     ).all()
-    return [(row, load_certificates(row.pem.encode("ascii"))[0]) for row in rows]
+    pins = tuple(_Pin(c.fingerprint_sha256, c.not_before, c.not_after, _parse_pem(c.pem)) for c in cert_rows)
+    trusted = TrustedParticipant(
+        xoev_id,
+        tuple(PinnedCertificate(p.certificate, pinned_until=p.not_after) for p in pins),
+        SignaturePolicy(row.signature_policy.value),
+    )
+    return _Entry(generation, time.monotonic(), values, pins, trusted)
+
+
+def _entry(session: Session, xoev_id: str) -> _Entry:
+    engine = _engine_of(session)
+    if session.new or session.dirty or session.deleted:
+        # unflushed changes of this session would not be in a cached copy
+        return _load(session, xoev_id, -1)
+    with _CACHE.lock:
+        generation = _CACHE.generation
+        entries = _CACHE.by_engine.get(engine)
+        found = entries.get(xoev_id) if entries is not None else None
+    if found is not None and found.generation == generation and time.monotonic() - found.loaded < CACHE_SECONDS:
+        return found
+    loaded = _load(session, xoev_id, generation)
+    if session.connection().info.get(_DIRTY):
+        return loaded  # this transaction wrote to the directory: what it reads is not committed yet
+    with _CACHE.lock:
+        if _CACHE.generation == generation:  # nothing was written while we read
+            _CACHE.by_engine.setdefault(engine, {})[xoev_id] = loaded
+    return loaded
+
+
+def participant(session: Session, xoev_id: str) -> Participant | None:
+    """The directory entry of ``xoev_id`` (a detached copy), or None when there is none."""
+    found = _entry(session, xoev_id)
+    if found.values is None:
+        return None
+    return Participant(**copy.deepcopy(found.values))
 
 
 def trust_directory(session: Session, xoev_ids: Iterable[str]) -> TrustDirectory:
@@ -41,14 +190,9 @@ def trust_directory(session: Session, xoev_ids: Iterable[str]) -> TrustDirectory
     """
     entries: list[TrustedParticipant] = []
     for xoev_id in set(xoev_ids):
-        row = participant(session, xoev_id)
-        if row is None or row.id is None:
-            continue
-        pins = tuple(
-            PinnedCertificate(certificate, pinned_until=cert_row.not_after)
-            for cert_row, certificate in _certificates(session, row.id)
-        )
-        entries.append(TrustedParticipant(xoev_id, pins, SignaturePolicy(row.signature_policy.value)))
+        trusted = _entry(session, xoev_id).trusted
+        if trusted is not None:
+            entries.append(trusted)
     return TrustDirectory(entries)
 
 
@@ -63,23 +207,23 @@ def signing_credentials(
     session: Session, keys: KeyStore, xoev_id: str, *, now: datetime | None = None
 ) -> SigningCredentials | None:
     """The participant's newest pinned, currently valid certificate whose private key this gateway holds."""
-    row = participant(session, xoev_id)
-    if row is None or row.id is None:
+    found = _entry(session, xoev_id)
+    if found.values is None:
         return None
     now = now or utcnow()
     usable = [
-        (cert_row, certificate)
-        for cert_row, certificate in _certificates(session, row.id)
-        if cert_row.not_before <= now <= cert_row.not_after
-        and certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc
+        pin
+        for pin in found.pins
+        if pin.not_before <= now <= pin.not_after
+        and pin.certificate.not_valid_before_utc <= now <= pin.certificate.not_valid_after_utc
     ]
-    for cert_row, certificate in sorted(usable, key=lambda pair: pair[0].not_after, reverse=True):
-        key_id = public_key_fingerprint(certificate.public_key())
+    for pin in sorted(usable, key=lambda p: p.not_after, reverse=True):
+        key_id = public_key_fingerprint(pin.certificate.public_key())
         if not keys.has(key_id):
             continue
         try:
             key = keys.load(key_id)
         except KeyFileError:
             continue
-        return SigningCredentials(key, (certificate,), cert_row.fingerprint_sha256)
+        return SigningCredentials(key, (pin.certificate,), pin.fingerprint)
     return None

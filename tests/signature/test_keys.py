@@ -143,3 +143,26 @@ def test_loaded_keys_are_reused_but_permissions_are_checked_every_time(tmp_path:
     store.path_for(key_id).chmod(0o644)
     with pytest.raises(KeyFileError, match="readable by others"):
         store.load(key_id)
+
+
+def test_a_replaced_key_file_is_picked_up(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    """The parsed-key cache is keyed by the file (inode, mtime, size): a key file written anew is read anew."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+
+    from gateway.xoev.signatures.keys import KeyStore
+
+    store = KeyStore(tmp_path / "keys")
+    key_id = store.save(ec_key)
+    assert store.load(key_id).private_numbers() == ec_key.private_numbers()
+    other = ec.generate_private_key(ec.SECP256R1())
+    replacement = tmp_path / "keys" / ".replacement"
+    replacement.write_bytes(
+        other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    replacement.chmod(0o600)
+    os.replace(replacement, store.path_for(key_id))  # as an operator restoring a key file would
+    loaded = store.load(key_id)
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    assert loaded.private_numbers() == other.private_numbers()

@@ -5,35 +5,39 @@ receiver can match the signer against its pinned certificates without a look-up.
 follows the key: RSA-SHA256 for RSA keys, ECDSA-SHA256 for P-256 keys; SHA-1 cannot be asked for.
 Sign the message only after it was validated: the signed form no longer passes the xdomea schema (see
 :mod:`gateway.xoev.signatures.signature`).
+
+Signing is one pass (issue 11): one canonicalisation for the digest, one for ``SignedInfo``, one private-key
+operation, and no verification of our own signature right afterwards (the receiver, and our own ``check``
+of inbound copies, verify it; the tests verify every shape we produce with our verifier and xmlsec1).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from copy import deepcopy
+from functools import lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
-from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod
-from signxml.algorithms import DigestAlgorithm as SxDigest
-from signxml.algorithms import SignatureMethod as SxMethod
-from signxml.signer import XMLSigner
 
 from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import parse_xml
 from gateway.xoev.signatures.keys import SigningKey, has_digital_signature
 from gateway.xoev.signatures.signature import (
+    ENVELOPED_TRANSFORM,
     NS,
     Canonicalization,
     DigestAlgorithm,
     SignatureAlgorithm,
-    enveloped_signature,
     find_signatures,
     public_key_fingerprint,
 )
-from gateway.xoev.signatures.verifying import SignatureRefused, check_signature_value
 
 _RSA_METHODS = {SignatureAlgorithm.RSA_SHA256, SignatureAlgorithm.RSA_SHA384, SignatureAlgorithm.RSA_SHA512}
 _EC_METHODS = {SignatureAlgorithm.ECDSA_SHA256, SignatureAlgorithm.ECDSA_SHA384, SignatureAlgorithm.ECDSA_SHA512}
@@ -79,36 +83,15 @@ def sign_tree(
     digest: DigestAlgorithm = DigestAlgorithm.SHA256,
     now: dt.datetime | None = None,
 ) -> etree._ElementTree:
-    """A signed copy of ``tree``; ``chain`` starts with the signer's certificate."""
-    algorithm = SignatureAlgorithm(algorithm) if algorithm is not None else default_algorithm(key)
-    digest = DigestAlgorithm(digest)
-    _check_key_and_chain(key, chain, algorithm, now or dt.datetime.now(dt.UTC))
+    """A signed copy of ``tree``; ``chain`` starts with the signer's certificate.
+
+    Only the root element is carried over: processing instructions and comments outside it are dropped,
+    because URI="" covers those processing instructions and implementations disagree on them.
+    """
     if find_signatures(tree.getroot()):
         raise SigningError("the message already carries a ds:Signature")
-    signer = XMLSigner(
-        method=SignatureConstructionMethod.enveloped,
-        signature_algorithm=SxMethod(algorithm.value),
-        digest_algorithm=SxDigest(digest.value),
-        c14n_algorithm=CanonicalizationMethod(Canonicalization.EXCLUSIVE.value),
-    )
-    signed_copy: etree._Element = signer.sign(tree.getroot(), key=key, cert=list(chain))
-    signature = enveloped_signature(signed_copy)
-    if signature is None:
-        raise SigningError("signxml did not append the signature to the root element")
-    if [r.get("URI") for r in signature.iterfind("ds:SignedInfo/ds:Reference", NS)] != [""]:
-        # signxml refers to the root by its Id attribute when it has one; receivers require URI=""
-        raise SigningError('the signature does not reference the whole document (URI="")')
-    # signxml works on an ASCII re-serialisation of the message, which rewrites non-ASCII characters in
-    # comments as character references. The comments are not signed, but they are the sender's: the
-    # signature is therefore moved onto an untouched copy of the message.
-    # Only the root element is carried over: processing instructions and comments outside it are
-    # dropped, because URI="" covers those processing instructions and implementations disagree on them.
     result = etree.ElementTree(deepcopy(tree.getroot()))
-    result.getroot().append(signature)
-    try:
-        check_signature_value(result.getroot(), chain[0])
-    except SignatureRefused as refused:
-        raise SigningError(f"the new signature does not verify ({refused.why.value}): {refused.params}") from None
+    _sign_root(result.getroot(), key, chain, algorithm=algorithm, digest=digest, now=now)
     return result
 
 
@@ -121,7 +104,88 @@ def sign_message(
     algorithm: SignatureAlgorithm | None = None,
     now: dt.datetime | None = None,
 ) -> bytes:
-    """Sign message XML bytes; the result is UTF-8 with an XML declaration, ready to store and send."""
-    tree = parse_xml(data, limits)
-    signed = sign_tree(tree, key, chain, algorithm=algorithm, now=now)
-    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+    """Sign message XML bytes; the result is UTF-8 with an XML declaration, ready to store and send.
+
+    The parsed tree is this function's own, so it is signed in place (no copy) and only its root element
+    is written out, as :func:`sign_tree` does.
+    """
+    root = parse_xml(data, limits).getroot()
+    if find_signatures(root):
+        raise SigningError("the message already carries a ds:Signature")
+    _sign_root(root, key, chain, algorithm=algorithm, digest=DigestAlgorithm.SHA256, now=now)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _sign_root(
+    root: etree._Element,
+    key: SigningKey,
+    chain: Sequence[x509.Certificate],
+    *,
+    algorithm: SignatureAlgorithm | None,
+    digest: DigestAlgorithm,
+    now: dt.datetime | None,
+) -> None:
+    """Append the enveloped signature to ``root``, in one pass.
+
+    The XMLDSig steps are done here directly with lxml's C14N and ``cryptography``: one exclusive
+    canonicalisation of the content for the digest, one of the ``SignedInfo`` for the signature value, one
+    private-key operation. (signxml, which the gateway signed with before issue 11, re-serialised and
+    re-parsed the message several times and the signature was then verified once more; together three
+    times the cost of the RSA operation.) What a verifier needs is exactly what it gets: the enveloped
+    transform removes the ``ds:Signature`` (appended without tail text), leaving the canonical form that
+    was digested. Every produced shape is checked by the verifier tests, and by xmlsec1 in
+    tests/signature/test_xmlsec1.py.
+    """
+    algorithm = SignatureAlgorithm(algorithm) if algorithm is not None else default_algorithm(key)
+    digest = DigestAlgorithm(digest)
+    _check_key_and_chain(key, chain, algorithm, now or dt.datetime.now(dt.UTC))
+    content = etree.tostring(root, method="c14n", exclusive=True, with_comments=False)
+    digest_value = hashlib.new(_DIGEST_NAMES[digest], content).digest()
+    signature = etree.SubElement(root, _ds("Signature"), nsmap={"ds": NS["ds"]})
+    signed_info = etree.SubElement(signature, _ds("SignedInfo"))
+    etree.SubElement(signed_info, _ds("CanonicalizationMethod"), Algorithm=Canonicalization.EXCLUSIVE.value)
+    etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=algorithm.value)
+    reference = etree.SubElement(signed_info, _ds("Reference"), URI="")
+    transforms = etree.SubElement(reference, _ds("Transforms"))
+    etree.SubElement(transforms, _ds("Transform"), Algorithm=ENVELOPED_TRANSFORM)
+    etree.SubElement(transforms, _ds("Transform"), Algorithm=Canonicalization.EXCLUSIVE.value)
+    etree.SubElement(reference, _ds("DigestMethod"), Algorithm=digest.value)
+    etree.SubElement(reference, _ds("DigestValue")).text = base64.b64encode(digest_value).decode("ascii")
+    signed_bytes = etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False)
+    value = _signature_value(key, algorithm, signed_bytes)
+    etree.SubElement(signature, _ds("SignatureValue")).text = base64.b64encode(value).decode("ascii")
+    x509_data = etree.SubElement(etree.SubElement(signature, _ds("KeyInfo")), _ds("X509Data"))
+    for certificate in chain:
+        etree.SubElement(x509_data, _ds("X509Certificate")).text = _certificate_text(certificate)
+
+
+_DIGEST_NAMES = {DigestAlgorithm.SHA256: "sha256", DigestAlgorithm.SHA384: "sha384", DigestAlgorithm.SHA512: "sha512"}
+_METHOD_HASHES: dict[SignatureAlgorithm, type[hashes.HashAlgorithm]] = {
+    SignatureAlgorithm.RSA_SHA256: hashes.SHA256,
+    SignatureAlgorithm.RSA_SHA384: hashes.SHA384,
+    SignatureAlgorithm.RSA_SHA512: hashes.SHA512,
+    SignatureAlgorithm.ECDSA_SHA256: hashes.SHA256,
+    SignatureAlgorithm.ECDSA_SHA384: hashes.SHA384,
+    SignatureAlgorithm.ECDSA_SHA512: hashes.SHA512,
+}
+
+
+def _ds(name: str) -> str:
+    return f"{{{NS['ds']}}}{name}"
+
+
+def _signature_value(key: SigningKey, algorithm: SignatureAlgorithm, data: bytes) -> bytes:
+    """RSA: PKCS#1 v1.5. ECDSA: XMLDSig wants r and s as two fixed-size big-endian integers, not DER."""
+    hash_algorithm = _METHOD_HASHES[algorithm]()
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hash_algorithm)
+    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hash_algorithm)))
+    size = (key.curve.key_size + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+@lru_cache(maxsize=256)
+def _certificate_text(certificate: x509.Certificate) -> str:
+    """Base64 of the DER certificate in 64-character lines, as PEM bodies are written (cached per certificate)."""
+    encoded = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+    return "\n".join(encoded[i : i + 64] for i in range(0, len(encoded), 64)) + "\n"

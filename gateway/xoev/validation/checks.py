@@ -45,28 +45,36 @@ def _q(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}"
 
 
+def _child(el: etree._Element | None, tag: str) -> etree._Element | None:
+    """The first child named ``tag``; ``iterchildren`` filters in C, ``find`` goes through Python ElementPath."""
+    return next(el.iterchildren(tag), None) if el is not None else None
+
+
+def _children(el: etree._Element | None, tag: str) -> list[etree._Element]:
+    return list(el.iterchildren(tag)) if el is not None else []
+
+
 def find_header(root: etree._Element, ns: str, version: str) -> Header:
     if version.startswith("4."):
-        kopf = root.find(_q(ns, "nachrichtenkopf"))
-        ident = kopf.find(_q(ns, "identifikation.nachricht")) if kopf is not None else None
-        typ = ident.find("nachrichtentyp") if ident is not None else None
+        kopf = _child(root, _q(ns, "nachrichtenkopf"))
+        typ = _child(_child(kopf, _q(ns, "identifikation.nachricht")), "nachrichtentyp")
         return Header(
-            process_id=kopf.find(_q(ns, "ProzessID")) if kopf is not None else None,
-            type_code=typ.find("code") if typ is not None else None,
-            type_name=typ.find("name") if typ is not None else None,
-            senders=kopf.findall(_q(ns, "autor")) if kopf is not None else [],
-            recipients=kopf.findall(_q(ns, "leser")) if kopf is not None else [],
+            process_id=_child(kopf, _q(ns, "ProzessID")),
+            type_code=_child(typ, "code"),
+            type_name=_child(typ, "name"),
+            senders=_children(kopf, _q(ns, "autor")),
+            recipients=_children(kopf, _q(ns, "leser")),
             sender_label="autor",
             recipient_label="leser",
         )
-    kopf = root.find(_q(ns, "Kopf"))
-    typ = kopf.find(_q(ns, "Nachrichtentyp")) if kopf is not None else None
+    kopf = _child(root, _q(ns, "Kopf"))
+    typ = _child(kopf, _q(ns, "Nachrichtentyp"))
     return Header(
-        process_id=kopf.find(_q(ns, "ProzessID")) if kopf is not None else None,
-        type_code=typ.find("code") if typ is not None else None,
-        type_name=typ.find("name") if typ is not None else None,
-        senders=kopf.findall(_q(ns, "Absender")) if kopf is not None else [],
-        recipients=kopf.findall(_q(ns, "Empfaenger")) if kopf is not None else [],
+        process_id=_child(kopf, _q(ns, "ProzessID")),
+        type_code=_child(typ, "code"),
+        type_name=_child(typ, "name"),
+        senders=_children(kopf, _q(ns, "Absender")),
+        recipients=_children(kopf, _q(ns, "Empfaenger")),
         sender_label="Absender",
         recipient_label="Empfaenger",
     )
@@ -153,30 +161,31 @@ def check_codes(
         if not uri:
             continue
         key = (uri, el.get("listVersionID") or "")
-        if key in sets:
-            codes = sets[key]
-            if codes is None:
-                continue
-        else:
+        codes = sets.get(key, _UNSEEN)
+        if codes is _UNSEEN:
             codes = sets[key] = registry.code_set(version, *key)
-            if codes is None:
-                if key[1]:
-                    out.append(finding("XGW-CODE-002", _loc(source, el), list_uri=uri, list_version=key[1]))
-                continue
-        code_el = _code_child(el)
-        code = (code_el.text or "").strip() if code_el is not None else ""
+            if codes is None and key[1]:
+                out.append(finding("XGW-CODE-002", _loc(source, el), list_uri=uri, list_version=key[1]))
+        if codes is None:
+            continue
+        # the first unqualified ``code`` child, found by a plain loop (``find`` goes through Python
+        # ElementPath); the unstripped text is tried first because it is almost always the code itself
+        code_el = None
+        for child in el:
+            if child.tag == "code":
+                code_el = child
+                break
+        text = code_el.text if code_el is not None else None
+        if text in codes:
+            continue
+        code = (text or "").strip()
         if code not in codes:
             rule = "XGW-CODE-001" if uri.startswith(XDOMEA_LIST_PREFIX) else "XGW-CODE-003"
             out.append(finding(rule, _loc(source, code_el), code=code, list_uri=uri, list_version=key[1]))
     return out
 
 
-def _code_child(el: etree._Element) -> etree._Element | None:
-    """The unqualified ``code`` child; a plain loop, because ``find`` goes through Python ElementPath."""
-    for child in el:
-        if child.tag == "code":
-            return child
-    return None
+_UNSEEN: frozenset[str] = frozenset({"\x00unseen"})
 
 
 @lru_cache(maxsize=32)

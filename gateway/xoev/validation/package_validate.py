@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -98,42 +100,54 @@ def verify_contents(
     """Read every file of the package once: the CRC of each entry, and the declared hash where there is one.
 
     A package is accepted for storage only when all of it is readable; finding a broken TIFF the day the
-    archive imports it is what this gateway exists to prevent. Memory stays at one read buffer.
+    archive imports it is what this gateway exists to prevent. Memory stays at one read buffer per thread.
+    The entries are read by :data:`VERIFY_THREADS` threads: inflating, CRC-32 and hashing run in C without
+    the GIL, so on two cores the check takes about half the time (issue 11); findings keep entry order.
     """
+    entries = [e for e in scan.files if e.name != message_entry and e.name not in scan.refused]
+    if len(entries) < 2 or VERIFY_THREADS < 2:
+        return [f for e in entries for f in _verify_entry(scan, e.name, message_entry, hashes, max_entry_bytes)]
+    with ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="xgw-verify") as pool:
+        results = pool.map(lambda e: _verify_entry(scan, e.name, message_entry, hashes, max_entry_bytes), entries)
+        return [f for found in results for f in found]
+
+
+VERIFY_THREADS = min(2, os.cpu_count() or 1)
+"""Threads that read a package's entries at once (see :func:`verify_contents`)."""
+
+
+def _verify_entry(
+    scan: PackageScan, name: str, message_entry: str, hashes: dict[str, DeclaredHash], max_entry_bytes: int
+) -> list[Finding]:
     findings: list[Finding] = []
-    for entry in scan.files:
-        if entry.name == message_entry or entry.name in scan.refused:
-            continue
-        declared = hashes.get(entry.name)
-        digest = None
-        if declared is not None:
-            algorithm = _HASHES.get(declared.algorithm.upper())
-            if algorithm is None:
-                findings.append(
-                    finding("XGW-ZIP-016", scan.location(entry.name), algorithm=declared.algorithm, name=entry.name)
-                )
-            else:
-                digest = hashlib.new(algorithm)
-        try:
-            with open_entry(scan, entry.name, max_entry_bytes) as stream:
-                for chunk in iter(lambda: stream.read(_CHUNK), b""):
-                    if digest is not None:
-                        digest.update(chunk)
-        except PackageError as exc:
-            findings.append(exc.finding)
-            continue
-        if digest is not None and declared is not None and digest.hexdigest() != declared.value:
-            loc = dataclasses.replace(declared.location, file=scan.display_name, entry=message_entry)
-            findings.append(
-                finding(
-                    "XGW-ZIP-015",
-                    loc,
-                    name=entry.name,
-                    algorithm=declared.algorithm,
-                    actual=digest.hexdigest(),
-                    declared=declared.value,
-                )
+    declared = hashes.get(name)
+    digest = None
+    if declared is not None:
+        algorithm = _HASHES.get(declared.algorithm.upper())
+        if algorithm is None:
+            findings.append(finding("XGW-ZIP-016", scan.location(name), algorithm=declared.algorithm, name=name))
+        else:
+            digest = hashlib.new(algorithm)
+    try:
+        with open_entry(scan, name, max_entry_bytes) as stream:
+            for chunk in iter(lambda: stream.read(_CHUNK), b""):
+                if digest is not None:
+                    digest.update(chunk)
+    except PackageError as exc:
+        findings.append(exc.finding)
+        return findings
+    if digest is not None and declared is not None and digest.hexdigest() != declared.value:
+        loc = dataclasses.replace(declared.location, file=scan.display_name, entry=message_entry)
+        findings.append(
+            finding(
+                "XGW-ZIP-015",
+                loc,
+                name=name,
+                algorithm=declared.algorithm,
+                actual=digest.hexdigest(),
+                declared=declared.value,
             )
+        )
     return findings
 
 
