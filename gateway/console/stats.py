@@ -24,6 +24,7 @@ from gateway.config import Settings
 from gateway.pipeline.processes import NEXT_STEP
 from gateway.pipeline.receipts import RECEIPT_FOR
 from gateway.pipeline.rollups import (
+    ALL,
     FAILED_STATES,
     HOUR,
     MINUTE,
@@ -176,7 +177,16 @@ def _state_scope(table: sa.Table, participant: str | None) -> sa.ColumnElement[b
 
 
 def _traffic_scope(participant: str | None) -> sa.ColumnElement[bool]:
+    """Traffic rows a user sees; the whole gateway reads its own rows (parties :data:`ALL`), not every pair."""
+    if participant is None:
+        return sa.and_(_TRAFFIC.c.sender_id == ALL, _TRAFFIC.c.recipient_id == ALL)
     return _scope(_TRAFFIC, participant, _TRAFFIC.c.kind.in_(["sent", "done"]))
+
+
+def _failure_scope(participant: str | None) -> sa.ColumnElement[bool]:
+    if participant is None:
+        return sa.and_(_FAILURE.c.sender_id == ALL, _FAILURE.c.recipient_id == ALL)
+    return _scope(_FAILURE, participant, sa.false())
 
 
 # -- the figures ---------------------------------------------------------------------------------------------
@@ -257,7 +267,7 @@ def collect(connection: Connection, participant: str | None = None, settings: Se
         sa.select(_FAILURE.c.fault, sa.func.sum(_FAILURE.c.count))
         .where(
             _FAILURE.c.bucket >= bucket_of(now - FAILURE_WINDOW, HOUR),
-            _scope(_FAILURE, participant, sa.false()),
+            _failure_scope(participant),
         )
         .group_by(_FAILURE.c.fault)
     ).all():
@@ -308,6 +318,7 @@ def party_figures(connection: Connection, direction: Direction, now: datetime) -
             _TRAFFIC.c.bucket > bucket_of(now - timedelta(hours=1), MINUTE),
             _TRAFFIC.c.direction == direction.value,
             _TRAFFIC.c.kind.in_(["sent", "failed", "retry"]),
+            _TRAFFIC.c.recipient_id != ALL,
         )
         .group_by(_TRAFFIC.c.recipient_id, _TRAFFIC.c.kind)
     ).all():

@@ -46,26 +46,33 @@
     return Math.max(element.clientWidth || 0, 280);
   }
 
-  function options(element, series, format) {
+  var COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000];
+  var AGE_STEPS = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400, 172800, 604800];
+
+  function options(element, series, format, steps) {
     return {
       width: width(element),
       height: 220,
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max || 0, 1)]; } } },
       series: [{ value: function (u, v) { return v == null ? "–" : when(v); } }].concat(series),
       axes: [
         { values: function (u, splits) { return splits.map(when); } },
-        { values: function (u, splits) { return splits.map(function (v) { return format(u, v); }); }, size: 70 },
+        {
+          values: function (u, splits) { return splits.map(function (v) { return format(u, v); }); },
+          incrs: steps,
+          size: 70,
+        },
       ],
     };
   }
 
-  function make(id, series, format) {
+  function make(id, series, format, steps) {
     var element = document.getElementById(id);
     if (!element) {
       return null;
     }
     var empty = [[]].concat(series.map(function () { return []; }));
-    return { element: element, plot: new uPlot(options(element, series, format), empty, element) };
+    return { element: element, plot: new uPlot(options(element, series, format, steps), empty, element) };
   }
 
   charts.traffic = make(
@@ -75,7 +82,8 @@
       { label: labels.sent, stroke: "#145c2a", width: 2, value: count },
       { label: labels.failed, stroke: "#a1120b", width: 2, dash: [6, 4], value: count },
     ],
-    count
+    count,
+    COUNT_STEPS
   );
   var ageValue = function (u, v) { return age(v); };
   charts.ages = make(
@@ -85,7 +93,8 @@
       { label: labels.outbound, stroke: "#6b4e00", width: 2, value: ageValue, spanGaps: false },
       { label: labels.waiting_for_receipt, stroke: "#5a2d82", width: 2, dash: [6, 4], value: ageValue, spanGaps: false },
     ],
-    ageValue
+    ageValue,
+    AGE_STEPS
   );
 
   var updates = 0;
