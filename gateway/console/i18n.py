@@ -151,6 +151,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Nachrichten pro Minute (letzte Stunde) oder pro Stunde",
     ),
     "dash_ages": ("Age of the oldest waiting message", "Alter der ältesten wartenden Nachricht"),
+    "dash_time": ("Time", "Zeit"),
     "dash_received": ("received", "empfangen"),
     "dash_sent": ("sent", "gesendet"),
     "dash_failed_series": ("failed", "fehlgeschlagen"),

@@ -326,7 +326,10 @@ def _contiguous(connection: Connection, events: list[_Event], after: int, limit:
     for index, event in enumerate(events):
         if event.id != expected:
             if not _others_in_progress(connection):
-                return _read(connection, after, limit)  # every gap's owner has finished: this read is final
+                # every owner of an id up to the last one read had started before that read and has finished
+                # now: a second read is final up to there (not beyond: later ids may have new owners)
+                last = events[-1].id
+                return [e for e in _read(connection, after, limit) if e.id <= last]
             if (now - event.created_at).total_seconds() < GAP_GRACE_SECONDS:
                 return events[:index]
         expected = event.id + 1

@@ -54,7 +54,7 @@
       width: width(element),
       height: 220,
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max || 0, 1)]; } } },
-      series: [{ value: function (u, v) { return v == null ? "–" : when(v); } }].concat(series),
+      series: [{ label: labels.time, value: function (u, v) { return v == null ? "–" : when(v); } }].concat(series),
       axes: [
         { values: function (u, splits) { return splits.map(when); } },
         {
