@@ -1,4 +1,4 @@
-"""benchmarks/bench_dashboard_scale.py keeps working (quick sizes, SQLite and PostgreSQL when set; numbers not checked)."""
+"""benchmarks/bench_dashboard_scale.py keeps working (quick sizes; SQLite, and PostgreSQL when set)."""
 
 from __future__ import annotations
 
