@@ -319,12 +319,14 @@ queue_group.add_command(_action_command("cancel", "Cancel an outbound message th
 def stats_command(as_json: bool) -> None:
     """Per queue: messages, age of the oldest, throughput of the last hour; failures by rule or fault."""
     from gateway.console.stats import collect
+    from gateway.pipeline.rollups import refresh
 
     settings = Settings()
     engine = open_engine(settings, create=False)
     try:
+        refresh(engine, budget_seconds=30.0)
         with engine.connect() as connection:
-            stats = collect(connection)
+            stats = collect(connection, settings=settings)
     finally:
         engine.dispose()
     if as_json:

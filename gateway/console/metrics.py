@@ -1,8 +1,10 @@
 """The dashboard's figures as Prometheus metrics, in the app's one registry (:class:`gateway.api.metrics.ApiMetrics`).
 
-* ``xgw_queue_messages{queue}``, ``xgw_queue_oldest_seconds{queue}``, ``xgw_queue_throughput_last_hour{queue}``
-  -- read from the database at scrape time through :func:`gateway.console.stats.collect`;
-* ``xgw_failures{fault}`` -- failed and dead-lettered messages by rule id or fault;
+* ``xgw_queue_messages{queue}``, ``xgw_queue_oldest_seconds{queue}``, ``xgw_queue_throughput_last_hour{queue}``,
+  ``xgw_queue_retrying{queue}`` -- read from the database's rollups at scrape time through
+  :func:`gateway.console.stats.collect` (after :func:`gateway.pipeline.rollups.refresh`);
+* ``xgw_processes_overdue`` -- processes whose awaited answer is past its deadline;
+* ``xgw_failures{fault}`` -- messages failed or dead-lettered in the last week by rule id or fault;
 * ``xgw_xta_peer_open{peer}`` -- 1 while a peer's circuit breaker is open (peers this process talked to);
 * ``xgw_console_sign_in_failures_total`` and ``xgw_console_actions_total{action,result}`` -- counted here.
 """
@@ -19,6 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from gateway.console.stats import collect
+from gateway.pipeline.rollups import refresh
 from gateway.transport.xta_client.breaker import BreakerSnapshot, BreakerState
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ class _DashboardCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
+            refresh(self.engine)
             with self.engine.connect() as connection:
                 stats = collect(connection)
         except sa.exc.SQLAlchemyError as exc:
@@ -46,12 +50,18 @@ class _DashboardCollector(Collector):
         hour = GaugeMetricFamily(
             "xgw_queue_throughput_last_hour", "Messages that left each queue in the last hour.", labels=["queue"]
         )
+        retrying = GaugeMetricFamily(
+            "xgw_queue_retrying", "Messages of each queue waiting for their next try.", labels=["queue"]
+        )
         for queue in stats.queues:
             count.add_metric([queue.name], queue.count)
             oldest.add_metric([queue.name], queue.oldest_seconds(stats.at))
             hour.add_metric([queue.name], queue.last_hour)
+            retrying.add_metric([queue.name], queue.retrying)
+        overdue = GaugeMetricFamily("xgw_processes_overdue", "Processes whose awaited answer is past its deadline.")
+        overdue.add_metric([], stats.overdue)
         failures = GaugeMetricFamily(
-            "xgw_failures", "Failed and dead-lettered messages by rule id or fault.", labels=["fault"]
+            "xgw_failures", "Messages failed or dead-lettered in the last week by rule id or fault.", labels=["fault"]
         )
         for fault, n in stats.failures:
             failures.add_metric([fault], n)
@@ -60,7 +70,7 @@ class _DashboardCollector(Collector):
         )
         for snapshot in self.peers():
             peers.add_metric([snapshot.peer], 1.0 if snapshot.state is BreakerState.OPEN else 0.0)
-        yield from (count, oldest, hour, failures, peers)
+        yield from (count, oldest, hour, retrying, overdue, failures, peers)
 
 
 class ConsoleMetrics:

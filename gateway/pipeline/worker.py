@@ -29,6 +29,7 @@ from gateway.pipeline.dms_export import Exporter
 from gateway.pipeline.gc import collect_garbage, remove_partial_stages
 from gateway.pipeline.lifecycle import recover_expired_leases
 from gateway.pipeline.logs import message_logger
+from gateway.pipeline.rollups import WorkerRollups
 from gateway.pipeline.states import WORK_STATES
 from gateway.pipeline.steps.runner import run_step
 from gateway.store.queue import LeaseLost, StateConflict, claim_batch, unclaim
@@ -61,6 +62,8 @@ class Worker:
         self._last_housekeeping = 0.0
         #: export rounds of the participants' DMS adapters, each at its configured interval
         self.exporter = Exporter(ctx)
+        #: the dashboard's rolled-up figures and queue-age samples (gateway.pipeline.rollups)
+        self.rollups = WorkerRollups(ctx.engine)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -107,6 +110,7 @@ class Worker:
         count = 0
         while not self.stopping.is_set():
             self.exporter.run_due()  # between batches too, so a busy queue does not starve the DMS exports
+            self.rollups.run_due()
             claimed = self.run_batch()
             if not claimed:
                 break
@@ -133,6 +137,7 @@ class Worker:
             log.info("removed %d partial upload(s) of a stopped process", partial, extra={"worker_id": self.worker_id})
         while not self.stopping.is_set():
             self.housekeeping()
+            self.rollups.run_due()
             worked = self.drain()
             if once and not worked:
                 break

@@ -411,3 +411,95 @@ class AuditEntry(SQLModel, table=True):
     result: str = Field(max_length=16, description="ok, refused or failed.")
     detail: str | None = Field(default=None, sa_type=sa.Text)
     client: str | None = Field(default=None, max_length=64, description="The client's address.")
+
+
+# -- added by revision 0008 (dashboard rollups, issue 12) --
+# Figures kept as messages move, so that the dashboard reads a few hundred rows whatever the size of the
+# message table. Written only by :mod:`gateway.pipeline.rollups`, derived from ``message_event`` rows.
+
+
+class RollupCursor(SQLModel, table=True):
+    """How far the rollups have read ``message_event``: every event up to ``last_event_id`` is applied once."""
+
+    __tablename__ = "rollup_cursor"
+
+    name: str = Field(primary_key=True, max_length=32)
+    last_event_id: int = Field(default=0, sa_type=sa.BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RollupStateCount(SQLModel, table=True):
+    """Messages per (state, direction, sender, recipient) now; the sum over all rows is the message count."""
+
+    __tablename__ = "rollup_state_count"
+
+    state: MessageState = Field(primary_key=True, sa_type=str_enum(MessageState))
+    direction: Direction = Field(primary_key=True, sa_type=str_enum(Direction, length=8))
+    sender_id: str = Field(primary_key=True, max_length=XOEV_ID_LENGTH)
+    recipient_id: str = Field(primary_key=True, max_length=XOEV_ID_LENGTH)
+    count: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class RollupTraffic(SQLModel, table=True):
+    """Messages received, sent (or delivered), failed and retried per minute or hour bucket."""
+
+    __tablename__ = "rollup_traffic"
+
+    grain: int = Field(primary_key=True, description="Bucket length in seconds: 60 or 3600.")
+    bucket: datetime = Field(primary_key=True, sa_type=UTCDateTime, description="Start of the bucket (UTC).")
+    kind: str = Field(primary_key=True, max_length=16, description="received, sent, failed or retry.")
+    direction: Direction = Field(primary_key=True, sa_type=str_enum(Direction, length=8))
+    sender_id: str = Field(primary_key=True, max_length=XOEV_ID_LENGTH)
+    recipient_id: str = Field(primary_key=True, max_length=XOEV_ID_LENGTH)
+    count: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class RollupFailure(SQLModel, table=True):
+    """Messages that failed or were dead-lettered per hour, by rule id or fault."""
+
+    __tablename__ = "rollup_failure"
+
+    bucket: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    fault: str = Field(primary_key=True, max_length=80)
+    direction: Direction = Field(primary_key=True, sa_type=str_enum(Direction, length=8))
+    sender_id: str = Field(primary_key=True, max_length=XOEV_ID_LENGTH)
+    recipient_id: str = Field(primary_key=True, max_length=XOEV_ID_LENGTH)
+    count: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class RollupRetrying(SQLModel, table=True):
+    """Messages whose last try failed and that wait for the next one (a delivery retry), until they move on."""
+
+    __tablename__ = "rollup_retrying"
+
+    message_id: uuid.UUID = Field(primary_key=True)
+    direction: Direction = Field(sa_type=str_enum(Direction, length=8))
+    sender_id: str = Field(max_length=XOEV_ID_LENGTH)
+    recipient_id: str = Field(max_length=XOEV_ID_LENGTH)
+    state: MessageState = Field(sa_type=str_enum(MessageState))
+    since: datetime = Field(sa_type=UTCDateTime)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class RollupQueueAge(SQLModel, table=True):
+    """The largest age of a queue's oldest message seen in a minute or hour bucket (sampled)."""
+
+    __tablename__ = "rollup_queue_age"
+
+    grain: int = Field(primary_key=True)
+    bucket: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    queue: str = Field(primary_key=True, max_length=32)
+    age_seconds: float = Field(default=0.0)
+
+
+class RollupProcessWait(SQLModel, table=True):
+    """An answer a process waits for (code), since when, between whom; gone once a message of that code exists."""
+
+    __tablename__ = "rollup_process_wait"
+    __table_args__ = (sa.Index("ix_rollup_process_wait_code_since", "code", "since"),)
+
+    process_id: str = Field(primary_key=True, max_length=64)
+    code: str = Field(primary_key=True, max_length=4)
+    since: datetime = Field(sa_type=UTCDateTime)
+    sender_id: str = Field(max_length=XOEV_ID_LENGTH)
+    recipient_id: str = Field(max_length=XOEV_ID_LENGTH)
