@@ -154,11 +154,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sig.refused": ("refused", "abgelehnt"),
     "audit.sign-in": ("sign-in", "Anmeldung"),
     "audit.sign-out": ("sign-out", "Abmeldung"),
-    "audit.retry": ("retry", "erneut versuchen"),
-    "audit.requeue": ("requeue", "neu einreihen"),
-    "audit.cancel": ("cancel", "abbrechen"),
-    "audit.dead_letter": ("move to dead letter", "als unzustellbar ablegen"),
-    "audit.participant.edit": ("edit participant", "Teilnehmer bearbeiten"),
+    "audit.retry": ("retry", "Erneuter Versuch"),
+    "audit.requeue": ("requeue", "Neu-Einreihung"),
+    "audit.cancel": ("cancel", "Abbruch"),
+    "audit.dead_letter": ("move to dead letter", "Ablage als unzustellbar"),
+    "audit.participant.edit": ("edit participant", "Teilnehmer geändert"),
     "result.ok": ("ok", "erfolgreich"),
     "result.refused": ("refused", "abgelehnt"),
     "result.failed": ("failed", "fehlgeschlagen"),
@@ -420,7 +420,8 @@ PHRASES: list[tuple[str, str]] = [
     (r"unknown state or direction: (?P<detail>.+)", "unbekannter Status oder unbekannte Richtung: {detail}"),
 ]
 _STATES = "|".join(key.split(".", 1)[1] for key in CATALOGUE if key.startswith("state."))
-PHRASES.append((r"(?P<state>" + _STATES + r"): (?P<refusal>.+)", "{state}: {refusal_phrase}"))  # audit of a refusal
+# the audit detail of a refused action: the state the message was in, then the refusal
+PHRASES.append((r"(?P<state>" + _STATES + r"): (?P<refusal>.+)", "Status {state}: {refusal_phrase}"))
 _COMPILED = [(re.compile(pattern), german) for pattern, german in PHRASES]
 _FIELDS = {
     "since": "from",

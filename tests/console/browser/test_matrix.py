@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import Session
 
@@ -34,7 +35,7 @@ from gateway.store.models import Message, MessageState
 from gateway.xoev.schemas.registry import SchemaRegistry
 from tests.api.support import ALTENBURG, Gateway, running_gateway
 from tests.console.browser.common import ARGS, CHROMIUM, artifacts_dir
-from tests.console.support import PASSWORD, add_users, fail, submit
+from tests.console.support import PASSWORD, add_users, csrf_of, fail, sign_in, submit
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
@@ -42,6 +43,8 @@ if not CHROMIUM.exists():
     pytest.skip("no /usr/bin/chromium: run scripts/system-deps as root", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+#: the whole module in one xdist worker (scripts/test and CI run --dist loadgroup): one server, one browser
+pytestmark = pytest.mark.xdist_group("console-matrix")
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe.min.js"
 #: axe-core is served to the browser from the gateway's own origin (answered by Playwright, never by the
@@ -91,6 +94,13 @@ def seeded(gateway: Gateway) -> dict[str, str]:
     finally:
         stop.set()
         worker.join(timeout=30)
+    with httpx.Client(base_url=gateway.url, timeout=60) as stranger:  # an audited failed sign-in
+        form = stranger.get("/console/login")
+        stranger.post("/console/login", data={"csrf": csrf_of(form.text), "username": "root", "password": "no"})
+    with sign_in(gateway, "root") as root:  # an audited refused action (a sent message is not retried)
+        page = root.get(f"/console/messages/{done}/confirm/retry")
+        refused = root.post(f"/console/messages/{done}/retry", data={"csrf": csrf_of(page.text), "note": "bitte"})
+        assert refused.status_code == 409, refused.status_code
     return {"failed": failed, "done": done}
 
 
