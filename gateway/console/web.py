@@ -238,7 +238,10 @@ class Page:
         return response
 
     def lang_url(self, lang: str) -> str:
-        """This page in ``lang``: the same path and query (filters kept), ``lang`` replaced."""
+        """This page in ``lang``: the same path and query (filters kept), ``lang`` replaced. A page answering a
+        POST (a refused form) cannot be fetched again: its switch goes to the sign-in page or the dashboard."""
+        if self.request.method != "GET":
+            return f"{PREFIX}/{'login' if self.user is None else ''}?lang={lang}"
         query = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
         return f"{self.request.url.path}?{urlencode([*query, ('lang', lang)])}"
 

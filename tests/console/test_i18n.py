@@ -276,3 +276,5 @@ def test_the_sign_in_form_in_german_is_the_default(gateway: Gateway) -> None:
         assert '<html lang="en">' in again.text
         bad = client.post("/console/login", data={"csrf": csrf_of(again.text), "username": "x", "password": PASSWORD})
         assert bad.status_code == 401 and "wrong" in bad.text
+        # the answer to a POST cannot be fetched again: its language switch goes to the sign-in form
+        assert 'href="/console/login?lang=de"' in bad.text
