@@ -1,11 +1,32 @@
-"""German and English interface text: one catalogue, the language from a toggle (cookie) or Accept-Language."""
+"""German and English interface text: one catalogue, the language from a toggle (cookie) or Accept-Language.
+
+German is the console's language (its users are German administrators); English when the user switches
+(``?lang=en``, remembered in a cookie) or the browser prefers it. Every text a page shows comes from
+:data:`CATALOGUE` (key -> English, German) through :func:`translate`; a key missing there is shown as
+``⟦key⟧`` and recorded in :data:`MISSING`, so a test that renders every page finds it.
+
+The pipeline writes its event reasons, errors and refusals as English sentences into the database (they
+are also log lines and API values). :func:`phrase` translates the known ones for display by pattern
+(:data:`PHRASES`) and keeps an unknown one as it is, marked ``lang="en"`` so a screen reader reads it
+as English. Values named ``state`` or ``to``/``from`` inside a phrase are translated as states.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+from markupsafe import Markup, escape
 from starlette.requests import Request
 
-LANGUAGES = ("en", "de")
+LANGUAGES = ("de", "en")
+DEFAULT_LANGUAGE = "de"
 LANG_COOKIE = "xgw_console_lang"
+#: how a missing key is shown (visible, and easy for a test to find in the HTML)
+MISSING_MARK = "⟦{}⟧"
+#: keys asked for but not in the catalogue since the process started (bounded: a key can come from a URL)
+MISSING: set[str] = set()
+MAX_MISSING = 200
 
 #: key -> (English, German)
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -109,6 +130,73 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "live": ("Updates every few seconds.", "Aktualisiert sich alle paar Sekunden."),
     "payload_unreadable": ("The payload could not be read", "Die Nachricht konnte nicht gelesen werden"),
     "seconds": ("s", "s"),
+    # -- console-wide (issue 12): states, directions, roles, audit values, layout ------------------
+    "state.received": ("received", "empfangen"),
+    "state.verified": ("signature checked", "Signatur geprüft"),
+    "state.validated": ("validated", "geprüft"),
+    "state.signed": ("signed", "signiert"),
+    "state.queued": ("queued", "eingereiht"),
+    "state.sent": ("sent", "gesendet"),
+    "state.acknowledged": ("acknowledged", "quittiert"),
+    "state.delivered": ("delivered", "zugestellt"),
+    "state.confirmed": ("confirmed", "bestätigt"),
+    "state.failed": ("failed", "fehlgeschlagen"),
+    "state.dead_lettered": ("dead-lettered", "unzustellbar"),
+    "state.cancelled": ("cancelled", "abgebrochen"),
+    "dir.in": ("in", "Eingang"),
+    "dir.out": ("out", "Ausgang"),
+    "role.gateway-admin": ("gateway admin", "Gateway-Administration"),
+    "role.participant-admin": ("participant admin", "Teilnehmer-Administration"),
+    "role.read-only": ("read only", "nur lesen"),
+    "sig.unsigned": ("unsigned", "unsigniert"),
+    "sig.verified": ("verified", "geprüft"),
+    "sig.signed": ("signed by the gateway", "vom Gateway signiert"),
+    "sig.refused": ("refused", "abgelehnt"),
+    "audit.sign-in": ("sign-in", "Anmeldung"),
+    "audit.sign-out": ("sign-out", "Abmeldung"),
+    "audit.retry": ("retry", "Erneuter Versuch"),
+    "audit.requeue": ("requeue", "Neu-Einreihung"),
+    "audit.cancel": ("cancel", "Abbruch"),
+    "audit.dead_letter": ("move to dead letter", "Ablage als unzustellbar"),
+    "audit.participant.edit": ("edit participant", "Teilnehmer geändert"),
+    "result.ok": ("ok", "erfolgreich"),
+    "result.refused": ("refused", "abgelehnt"),
+    "result.failed": ("failed", "fehlgeschlagen"),
+    "outcome.succeeded": ("succeeded", "erfolgreich"),
+    "outcome.failed": ("failed", "fehlgeschlagen"),
+    "outcome.rejected": ("rejected", "abgewiesen"),
+    "route.mailbox": ("mailbox on this gateway", "Postfach auf diesem Gateway"),
+    "route.xta": ("XTA", "XTA"),
+    "policy.require": ("signature required", "Signatur erforderlich"),
+    "policy.accept": ("signature checked when present", "Signatur wird geprüft, wenn vorhanden"),
+    "policy.reject": ("must not sign", "darf nicht signieren"),
+    "usage.signing": ("signing", "Signatur"),
+    "usage.encryption": ("encryption", "Verschlüsselung"),
+    "usage.tls": ("TLS", "TLS"),
+    "health.ok": ("ok", "in Ordnung"),
+    "health.down": ("down", "gestört"),
+    "breaker.closed": ("reachable", "erreichbar"),
+    "breaker.open": ("unreachable", "nicht erreichbar"),
+    "breaker.half_open": ("testing", "wird geprüft"),
+    "overdue": ("overdue", "überfällig"),
+    "bytes": ("bytes", "Bytes"),
+    "copy": ("Copy", "Kopieren"),
+    "copied": ("Copied", "Kopiert"),
+    "show_full": ("show in full", "vollständig anzeigen"),
+    "times_in": ("Times in Europe/Berlin local time.", "Zeiten in Ortszeit Europe/Berlin."),
+    "footer": ("Console footer", "Fußzeile der Konsole"),
+    "results": ("Search results", "Suchergebnisse"),
+    "filters": ("Filter messages", "Nachrichten filtern"),
+    "audit_rows": ("Latest entries, newest first", "Neueste Einträge zuerst"),
+    "role": ("Role", "Rolle"),
+    "language_switch": ("Switch the console to German", "Konsole auf Englisch umstellen"),
+    "current_page": ("current page", "aktuelle Seite"),
+    "sign_in_intro": (
+        "Sign in with your console account.",
+        "Melden Sie sich mit Ihrem Konsolenkonto an.",
+    ),
+    "error_intro": ("Back to the dashboard", "Zurück zur Übersicht"),
+    "bad_request": ("Bad request", "Ungültige Anfrage"),
     # guard: refusals before a console route sees the request
     "guard_too_large": ("Request body too large: at most {kib} KiB.", "Anfrage zu groß: höchstens {kib} KiB."),
     "guard_form_only": (
@@ -179,20 +267,285 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dash_state_cancelled": ("cancelled", "abgebrochen"),
 }
 
+#: keys whose English and German texts are rightly the same (names, codes, units)
+SAME_IN_BOTH = frozenset({"process", "name", "route", "adapter", "seconds", "route.xta", "usage.tls"})
+
 
 def pick_language(request: Request) -> str:
+    """``?lang=``, then the cookie, then the browser's preference between German and English, else German."""
     chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return "en"
+    best, best_q = DEFAULT_LANGUAGE, 0.0
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")[:20]):
+        code, _, params = part.strip().partition(";")
+        code = code.strip().lower()[:2]
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        q -= position / 1000  # equal weights: the first named wins
+        if code in LANGUAGES and q > best_q:
+            best, best_q = code, q
+    return best
 
 
-def translate(lang: str, key: str) -> str:
+def translate(lang: str, key: str, **values: object) -> str:
+    """The text of ``key`` in ``lang``; ``values`` fill its ``{name}`` fields. A missing key is marked."""
     entry = CATALOGUE.get(key)
     if entry is None:
-        return key
+        if len(MISSING) < MAX_MISSING:
+            MISSING.add(key)
+        return MISSING_MARK.format(key)
+    text = entry[1] if lang == "de" else entry[0]
+    return text.format(**values) if values else text
+
+
+def label(lang: str, group: str, value: object) -> str:
+    """A value of an enumeration (``state``, ``dir``, ``audit``, ...) as text; an unknown one as it is.
+
+    Used for values that come from the database, where a value this version does not know (an action a
+    newer node audited) must still be shown rather than marked missing."""
+    raw = getattr(value, "value", value)
+    entry = CATALOGUE.get(f"{group}.{raw}")
+    if entry is None:
+        return str(raw)
     return entry[1] if lang == "de" else entry[0]
+
+
+# -- the pipeline's sentences ------------------------------------------------------------------------------
+#
+# Each entry: the English sentence as the pipeline writes it (a regular expression matched in full), and its
+# German text with the captured groups as {fields}. Groups named state/from_state/to_state are translated as
+# states, sig as a signature status, n/size as numbers, note/actor/id and the rest are kept as written.
+# A reason may be several sentences joined by "; " (a delivery that also acknowledges, the answers made);
+# the whole text is tried first, then each part.
+
+_ID = r"[0-9a-f-]{8,36}"
+PHRASES: list[tuple[str, str]] = [
+    # intake
+    (
+        r"received via (?P<channel>\w+)(?: as (?P<file>.+?))? \((?P<size>\d+) bytes, SHA-256 (?P<sha>[0-9a-f]+)\)",
+        "empfangen über {channel}{file_as} ({size} Bytes, SHA-256 {sha})",
+    ),
+    (
+        r"signature (?P<sig>\w+)(?: by certificate (?P<fp>\S+))?",
+        "Signatur {sig}{fp_by}",
+    ),
+    (
+        r"valid xdomea (?P<version>\S+) (?P<type>\d{4}) \((?P<n>\d+) warning\(s\)\)",
+        "gültige xdomea-{version}-Nachricht {type} ({n} Warnung(en))",
+    ),
+    (
+        r"the participant's own (?P<type>\d{4}) arrived as message (?P<id>" + _ID + r"); "
+        r"this one was made by the gateway on its behalf",
+        "die eigene {type} des Teilnehmers kam als Nachricht {id} an; diese hier hat das Gateway für ihn erstellt",
+    ),
+    # outbound steps
+    (
+        "already signed by the sender \\(signature verified at intake\\)",
+        "bereits vom Absender signiert (Signatur beim Eingang geprüft)",
+    ),
+    (
+        "not signed: packages carry no signature in this version",
+        "nicht signiert: Pakete tragen in dieser Version keine Signatur",
+    ),
+    (
+        r"not signed: no signing key for (?P<id>\S+), its policy allows unsigned messages",
+        "nicht signiert: kein Signaturschlüssel für {id}, seine Richtlinie erlaubt unsignierte Nachrichten",
+    ),
+    (r"signed with certificate (?P<fp>\S+)", "signiert mit Zertifikat {fp}"),
+    (r"route (?P<route>\w+) to (?P<id>\S+)", "Weg {route} zu {id}"),
+    (r"in the mailbox as (?P<id>\S+)", "im Postfach als {id}"),
+    (r"already in the mailbox as (?P<id>\S+)", "bereits im Postfach als {id}"),
+    (
+        r"XTA (?P<xid>\S+) accepted by (?P<peer>\S+), report status (?P<status>\d+)"
+        r"(?P<again> \(already there: 9024 confirmed by the report\))?",
+        "XTA {xid} von {peer} angenommen, Transportbericht-Status {status}{again_de}",
+    ),
+    (
+        r"delivered on this gateway from outbound message (?P<id>" + _ID + ")",
+        "auf diesem Gateway zugestellt aus der ausgehenden Nachricht {id}",
+    ),
+    # inbound steps
+    (r"in the mailbox of (?P<id>\S+)", "im Postfach von {id}"),
+    (
+        r"imported into the DMS of (?P<id>\S+) \((?P<kind>[^,]+), (?P<status>[^)]+)\)(?: as (?P<location>.+))?",
+        "in das DMS von {id} importiert ({kind}, {status}){location_as}",
+    ),
+    (r"acknowledges message (?P<id>" + _ID + ")", "quittiert Nachricht {id}"),
+    (r"answered by (?P<type>\d{4}) \(message (?P<id>" + _ID + r")\)", "beantwortet durch {type} (Nachricht {id})"),
+    (
+        r"Empfangsbestaetigung (?P<code>\d{4}) sent as message (?P<id>" + _ID + ")",
+        "Empfangsbestätigung {code} gesendet als Nachricht {id}",
+    ),
+    (
+        r"Importbestaetigung (?P<code>\d{4}) \((?P<n>\d+) imported, (?P<n2>\d+) failed\) sent as message (?P<id>"
+        + _ID
+        + ")",
+        "Importbestätigung {code} ({n} importiert, {n2} fehlgeschlagen) gesendet als Nachricht {id}",
+    ),
+    ("nothing to answer", "nichts zu beantworten"),
+    # XTA mailbox
+    (
+        r"fetched by (?P<account>\S+) from its XTA MsgBox as (?P<xid>\S+)",
+        "von {account} aus seinem XTA-Postfach abgeholt als {xid}",
+    ),
+    (
+        r"receipt confirmed by (?P<account>\S+) \(XTA close of (?P<xid>\S+)\)",
+        "Empfang bestätigt von {account} (XTA close für {xid})",
+    ),
+    (
+        "the pipeline confirms it once its answer is made",
+        "die Verarbeitung bestätigt sie, sobald ihre Antwort erstellt ist",
+    ),
+    (
+        r"withdrawn by its author \(XTA cancelMessage (?P<xid>\S+)\)",
+        "vom Absender zurückgezogen (XTA cancelMessage {xid})",
+    ),
+    # retries and failures
+    (r"try (?P<n>\d+) failed; next try in (?P<n2>\d+) s", "Versuch {n} fehlgeschlagen; nächster Versuch in {n2} s"),
+    (r"given up after (?P<n>\d+) tries", "nach {n} Versuchen aufgegeben"),
+    ("refused", "abgelehnt"),
+    (r"lease of worker (?P<worker>\S+) expired at (?P<time>\S+)", "Sperre des Workers {worker} abgelaufen um {time}"),
+    (
+        "the message did not finish within its tries \\(a worker may have died on it\\)",
+        "die Nachricht wurde in ihren Versuchen nicht fertig (vielleicht ist ein Worker dabei ausgefallen)",
+    ),
+    (r"(?P<peer>\S+) refused the message: (?P<detail>.+)", "{peer} hat die Nachricht abgelehnt: {detail}"),
+    (r"the peer's transport report is red: (?P<detail>.+)", "der Transportbericht der Gegenstelle ist rot: {detail}"),
+    (
+        r"the recipient (?P<id>\S+) is no longer in the participant directory",
+        "der Empfänger {id} steht nicht mehr im Teilnehmerverzeichnis",
+    ),
+    (
+        r"the DMS of (?P<id>\S+) did not import the message \((?P<status>[^)]+)\): (?P<detail>.+)",
+        "das DMS von {id} hat die Nachricht nicht importiert ({status}): {detail}",
+    ),
+    # operator actions (gateway/pipeline/operations.py, gateway/console/actions.py)
+    (r"cancelled by (?P<actor>\S+)(?:: (?P<note>.*))?", "abgebrochen von {actor}{note_colon}"),
+    (
+        r"retry from (?P<state>\w+) by (?P<actor>\S+)(?:: (?P<note>.*))?",
+        "erneuter Versuch ab {state} durch {actor}{note_colon}",
+    ),
+    (
+        r"requeued: due now by (?P<actor>\S+)(?:: (?P<note>.*))?",
+        "neu eingereiht, sofort fällig, durch {actor}{note_colon}",
+    ),
+    (
+        r"requeued from (?P<from_state>\w+) to (?P<to_state>\w+): do it again by (?P<actor>\S+)(?:: (?P<note>.*))?",
+        "neu eingereiht von {from_state} nach {to_state}, noch einmal, durch {actor}{note_colon}",
+    ),
+    (
+        r"moved to the dead letter by (?P<actor>\S+)(?:: (?P<note>.*))?",
+        "als unzustellbar abgelegt von {actor}{note_colon}",
+    ),
+    # refusals of operator actions
+    (
+        r"a message in state (?P<state>\w+) cannot be cancelled \(any more\)",
+        "eine Nachricht im Status {state} kann nicht (mehr) abgebrochen werden",
+    ),
+    (
+        r"only failed or dead-lettered messages are retried, not (?P<state>\w+)",
+        "nur fehlgeschlagene oder unzustellbare Nachrichten werden erneut versucht, nicht {state}",
+    ),
+    (
+        r"the history does not say which step the (?P<state>\w+) message failed in",
+        "der Verlauf sagt nicht, in welchem Schritt die Nachricht ({state}) fehlschlug",
+    ),
+    (
+        r"the history does not say which step made the message (?P<state>\w+)",
+        "der Verlauf sagt nicht, welcher Schritt die Nachricht in den Status {state} brachte",
+    ),
+    (
+        r"a message in state (?P<state>\w+) cannot be requeued",
+        "eine Nachricht im Status {state} kann nicht neu eingereiht werden",
+    ),
+    (
+        r"a message in state (?P<state>\w+) cannot be moved to the dead letter",
+        "eine Nachricht im Status {state} kann nicht als unzustellbar abgelegt werden",
+    ),
+    (
+        "a worker is processing the message or its state just changed; try again",
+        "ein Worker bearbeitet die Nachricht gerade oder ihr Status hat sich eben geändert; bitte erneut versuchen",
+    ),
+    ("a read-only user cannot act on messages", "ein Benutzer mit Leserechten kann keine Aktionen ausführen"),
+    # audit details (gateway/console/routes_auth.py, actions.py, routes_directory.py)
+    ("throttled", "gebremst (zu viele Fehlversuche)"),
+    ("wrong name or password", "falscher Name oder falsches Passwort"),
+    ("no such message", "keine solche Nachricht"),
+    ("role", "Rolle erlaubt es nicht"),
+    (r"(?P<from_state>\w+) -> (?P<to_state>\w+)(?:; note: (?P<note>.*))?", "{from_state} → {to_state}{note_semicolon}"),
+    # search filters (gateway/console/search.py)
+    (
+        r"(?P<field>since|until): not a date and time like (?P<example>\S+)",
+        "{field_label}: kein Datum mit Uhrzeit wie {example}",
+    ),
+    (r"(?P<field>\w+): at most (?P<n>\d+) characters", "{field_label}: höchstens {n} Zeichen"),
+    ("type: a Nachrichtentyp code of four digits, e.g. 0503", "Typ: ein vierstelliger Nachrichtentyp, z. B. 0503"),
+    (r"unknown state or direction: (?P<detail>.+)", "unbekannter Status oder unbekannte Richtung: {detail}"),
+]
+_STATES = "|".join(key.split(".", 1)[1] for key in CATALOGUE if key.startswith("state."))
+# the audit detail of a refused action: the state the message was in, then the refusal
+PHRASES.append((r"(?P<state>" + _STATES + r"): (?P<refusal>.+)", "Status {state}: {refusal_phrase}"))
+_COMPILED = [(re.compile(pattern), german) for pattern, german in PHRASES]
+_FIELDS = {
+    "since": "from",
+    "until": "until",
+    "q": "text",
+    "process": "process",
+    "type": "type",
+    "participant": "participant",
+    "state": "state",
+    "direction": "direction",
+}
+
+
+def _fill(lang: str, match: re.Match[str], german: str, number: Callable[[str], str]) -> str:
+    groups = {k: (v or "") for k, v in match.groupdict().items()}
+    values: dict[str, str] = dict(groups)
+    for key, value in groups.items():
+        if key in ("state", "from_state", "to_state"):
+            values[key] = label(lang, "state", value)
+        elif key == "sig":
+            values[key] = label(lang, "sig", value)
+        elif key in ("n", "n2", "size") and value:
+            values[key] = number(value)
+        elif key == "refusal":
+            values["refusal_phrase"] = str(phrase_text(lang, value, number) or value)
+        elif key == "field":
+            values["field_label"] = translate(lang, _FIELDS.get(value, "search"))
+    values["file_as"] = f" als {groups['file']}" if groups.get("file") else ""
+    values["fp_by"] = f" mit Zertifikat {groups['fp']}" if groups.get("fp") else ""
+    values["location_as"] = f" als {groups['location']}" if groups.get("location") else ""
+    values["again_de"] = " (bereits vorhanden: 9024, vom Bericht bestätigt)" if groups.get("again") else ""
+    values["note_colon"] = f": {groups['note']}" if groups.get("note") else ""
+    values["note_semicolon"] = f"; Notiz: {groups['note']}" if groups.get("note") else ""
+    return german.format(**values)
+
+
+def phrase_text(lang: str, text: str, number: Callable[[str], str] = str) -> str | None:
+    """The German text of one known sentence, or None."""
+    for pattern, german in _COMPILED:
+        match = pattern.fullmatch(text)
+        if match is not None:
+            return _fill(lang, match, german, number)
+    return None
+
+
+def phrase(lang: str, text: str | None, number: Callable[[str], str] = str) -> Markup:
+    """A sentence of the pipeline for display: German where known, else as written and marked English."""
+    if not text:
+        return Markup("")
+    if lang != "de":
+        return escape(text)
+    whole = phrase_text(lang, text, number)
+    if whole is not None:
+        return escape(whole)
+    parts = []
+    for part in text.split("; "):
+        german = phrase_text(lang, part, number)
+        parts.append(escape(german) if german is not None else Markup('<span lang="en">{}</span>').format(part))
+    return Markup("; ").join(parts)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -19,6 +20,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from gateway.store.models import Direction, Message, MessageState
 
 PAGE = 50
+#: a date and time without zone, as the form's datetime-local field sends it, is the console's local time
+LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 
 
 class BadFilter(ValueError):
@@ -45,7 +48,7 @@ def _time(name: str, value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise BadFilter(f"{name}: not a date and time like 2026-11-25T14:00") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_ZONE)
 
 
 def parse_filters(params: dict[str, str]) -> Filters:

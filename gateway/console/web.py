@@ -2,24 +2,47 @@
 
 Pages answer HTML. A visitor who is not signed in is sent to the sign-in page; a message or participant
 the user may not see is the same 404 page as one that does not exist.
+
+What a page shows is in the user's language (:mod:`gateway.console.i18n`): the template filters below turn
+stored values into text -- states, directions, audit values and the pipeline's sentences translated, times
+in Europe/Berlin (the database keeps UTC) and numbers in the language's format. Dates, times, durations and
+numbers are formatted by Babel (the CLDR data every locale-aware project uses) rather than by hand, so
+German gets "03.12.2026, 22:05:07" and "1.234,5" and English its own forms without a table of ours.
+Filters for the templates (all take the page's language from the template context):
+
+- ``when`` / ``local_time``: a datetime as local date and time text (``–`` for None)
+- ``time_tag(dt)`` (global): the same in ``<time datetime="…Z" title="… UTC">``
+- ``age``: seconds as a short duration ("5 Min.")
+- ``number``: an int or float in the language's format
+- ``state_label``, ``direction_label``, ``role_label``, ``audit_action``, ``audit_result``, ``label(group)``:
+  an enumeration value as text (unknown values as they are)
+- ``event_text``: a stored English sentence (event reason, error, refusal, audit detail), translated by
+  pattern, an unknown one marked ``lang="en"``
+- ``short_id(value, keep=8)`` (global): a long identifier shortened, the full value in its title and in a
+  ``<details>`` with a copy button
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime, format_timedelta
+from babel.numbers import format_decimal
 from fastapi import Request
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.console.guard import FORM_TYPE, media_type
 from gateway.console.health import AdapterHealthCache
-from gateway.console.i18n import LANG_COOKIE, pick_language, translate
+from gateway.console.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, label, phrase, pick_language, translate
 from gateway.console.metrics import ConsoleMetrics
 from gateway.console.session import SessionCodec, SessionData, new_session
 from gateway.console.users import ConsoleAccount, session_account
@@ -59,26 +82,118 @@ class FormRefused(Exception):
         self.status = status
 
 
-def _age(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+#: the zone the console shows times in; the database keeps UTC
+LOCAL_ZONE = ZoneInfo("Europe/Berlin")
+LOCALES = {"de": "de_DE", "en": "en_GB"}
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "–"
+def _lang(context: Context) -> str:
+    lang = context.get("lang")
+    return lang if isinstance(lang, str) else DEFAULT_LANGUAGE
+
+
+def local_time(lang: str, value: datetime | None) -> str:
+    if value is None:
+        return "–"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return format_datetime(value, "medium", tzinfo=LOCAL_ZONE, locale=LOCALES.get(lang, "de_DE"))
+
+
+def number(lang: str, value: float | int | str) -> str:
+    try:
+        figure = float(value) if isinstance(value, str) and "." in value else int(value)
+    except ValueError:
+        return str(value)
+    return format_decimal(figure, locale=LOCALES.get(lang, "de_DE"))
+
+
+def age(lang: str, seconds: float) -> str:
+    return format_timedelta(timedelta(seconds=int(seconds)), format="short", locale=LOCALES.get(lang, "de_DE"))
+
+
+@pass_context
+def _when(context: Context, value: datetime | None) -> str:
+    return local_time(_lang(context), value)
+
+
+@pass_context
+def _time_tag(context: Context, value: datetime | None) -> Markup:
+    if value is None:
+        return Markup("–")
+    utc = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    iso = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+        iso, iso[:-1].replace("T", " "), local_time(_lang(context), value)
+    )
+
+
+@pass_context
+def _age(context: Context, seconds: float) -> str:
+    return age(_lang(context), seconds)
+
+
+@pass_context
+def _number(context: Context, value: float | int | str) -> str:
+    return number(_lang(context), value)
+
+
+def _labeller(group: str) -> Any:
+    @pass_context
+    def labelled(context: Context, value: object) -> str:
+        return label(_lang(context), group, value)
+
+    return labelled
+
+
+@pass_context
+def _label(context: Context, value: object, group: str) -> str:
+    return label(_lang(context), group, value)
+
+
+@pass_context
+def _event_text(context: Context, value: str | None) -> Markup:
+    lang = _lang(context)
+    return phrase(lang, value, lambda figure: number(lang, figure))
+
+
+@pass_context
+def _short_id(context: Context, value: object, keep: int = 8) -> Markup:
+    """A long identifier in a line: its start, the whole in the title and, opened, in full with a copy button."""
+    text = "" if value is None else str(value)
+    if len(text) <= keep + 4:
+        return Markup('<span class="mono nowrap">{}</span>').format(text)
+    lang = _lang(context)
+    return Markup(
+        '<details class="shortid"><summary title="{full}"><span class="mono">{start}…</span>'
+        '<span class="visually-hidden"> {show}</span></summary>'
+        '<span class="mono full">{full}</span> '
+        '<button type="button" class="copy" data-copy="{full}" data-done="{copied}">{copy}</button></details>'
+    ).format(
+        full=text,
+        start=text[:keep],
+        show=translate(lang, "show_full"),
+        copy=translate(lang, "copy"),
+        copied=translate(lang, "copied"),
+    )
 
 
 def make_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
     env.filters["age"] = _age
     env.filters["when"] = _when
+    env.filters["local_time"] = _when
+    env.filters["number"] = _number
+    env.filters["state_label"] = _labeller("state")
+    env.filters["direction_label"] = _labeller("dir")
+    env.filters["role_label"] = _labeller("role")
+    env.filters["audit_action"] = _labeller("audit")
+    env.filters["audit_result"] = _labeller("result")
+    env.filters["label"] = _label
+    env.filters["event_text"] = _event_text
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
+    env.globals["short_id"] = _short_id
+    env.globals["time_tag"] = _time_tag
     return env
 
 
@@ -103,8 +218,8 @@ class Page:
     user: ConsoleAccount | None
     lang: str
 
-    def t(self, key: str) -> str:
-        return translate(self.lang, key)
+    def t(self, key: str, **values: object) -> str:
+        return translate(self.lang, key, **values)
 
     @property
     def client(self) -> str | None:
@@ -126,9 +241,26 @@ class Page:
             )
         return response
 
+    def lang_url(self, lang: str) -> str:
+        """This page in ``lang``: the same path and query (filters kept), ``lang`` replaced. A page answering a
+        POST (a refused form) cannot be fetched again: its switch goes to the sign-in page or the dashboard."""
+        if self.request.method != "GET":
+            return f"{PREFIX}/{'login' if self.user is None else ''}?lang={lang}"
+        query = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
+        return f"{self.request.url.path}?{urlencode([*query, ('lang', lang)])}"
+
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
+        other = "en" if self.lang == "de" else "de"
         body = self.console.env.get_template(template).render(
-            page=self, t=self.t, user=self.user, csrf=self.session.csrf, lang=self.lang, prefix=PREFIX, **values
+            page=self,
+            t=self.t,
+            user=self.user,
+            csrf=self.session.csrf,
+            lang=self.lang,
+            other_lang=other,
+            other_lang_url=self.lang_url(other),
+            prefix=PREFIX,
+            **values,
         )
         return self.finish(HTMLResponse(body, status_code=status))
 

@@ -40,9 +40,16 @@ def test_pages_need_sign_in_and_a_wrong_password_is_audited(gateway: Gateway) ->
         before = len(_audit(gateway, "sign-in"))
         wrong = client.post("/console/login", data={"csrf": csrf_of(form.text), "username": "root", "password": "nope"})
         assert wrong.status_code == 401
-        assert "wrong" in wrong.text
+        # German by default (issue 12), English when the browser asks for it
+        assert "Benutzername oder Passwort ist falsch" in wrong.text and 'lang="de"' in wrong.text
+        english = client.post(
+            "/console/login",
+            data={"csrf": csrf_of(form.text), "username": "root", "password": "nope"},
+            headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"},
+        )
+        assert english.status_code == 401 and "wrong" in english.text and 'lang="en"' in english.text
         entries = _audit(gateway, "sign-in")
-        assert len(entries) == before + 1 and entries[-1].result == "failed" and entries[-1].actor == "root"
+        assert len(entries) == before + 2 and entries[-1].result == "failed" and entries[-1].actor == "root"
         assert client.get("/console/").status_code == 303
 
 

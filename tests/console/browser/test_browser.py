@@ -2,7 +2,7 @@
 
 Sign in, find the failed message, read why it failed, retry it and watch it move on to sent with the
 in-process worker running; a participant admin typing another authority's message URL gets 404.
-Screenshots of each main page go to test-artifacts/console/.
+Screenshots of each main page go to the artifacts folder (tests/console/browser/common.py).
 """
 
 from __future__ import annotations
@@ -10,24 +10,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from gateway.pipeline.worker import run_in_thread
 from tests.api.support import Gateway
+from tests.console.browser.common import ARGS, CHROMIUM, artifacts_dir
 from tests.console.support import FAILURE, PASSWORD, fail, submit
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
+ARTIFACTS = artifacts_dir()
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
@@ -54,7 +45,6 @@ def _sign_in(page: object, url: str, name: str) -> None:
 
 
 def test_find_a_failed_message_retry_it_and_see_it_sent(gateway: Gateway, browser: object) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     failed = submit(gateway, 800)
     fail(gateway, failed)
     stop = threading.Event()
