@@ -149,6 +149,97 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "d_sev_warning": ("warning", "Warnung"),
     "d_line": ("line", "Zeile"),
     "d_doc_versions": ("version(s)", "Version(en)"),
+    # directory
+    "dir_default": ("default", "Standard"),
+    "dir_unset": ("not set", "nicht gesetzt"),
+    "dir_mapping_hint": ("one key = value per line", "je Zeile ein Schlüssel = Wert"),
+    "dir_lines_hint": ("one value per line", "je Zeile ein Wert"),
+    "dir_saved_participant": ("The directory entry was saved.", "Der Verzeichniseintrag wurde gespeichert."),
+    "dir_saved_adapter": ("The DMS adapter was saved.", "Der DMS-Adapter wurde gespeichert."),
+    "dir_saved_certificate": ("The certificate is pinned.", "Das Zertifikat ist hinterlegt."),
+    "dir_saved_certificate_known": (
+        "This certificate was pinned already; nothing changed.",
+        "Dieses Zertifikat war bereits hinterlegt; nichts geändert.",
+    ),
+    "dir_saved_certificate_ended": (
+        "The certificate's pin has ended: messages signed with it are refused from now on.",
+        "Das Zertifikat ist beendet: damit signierte Nachrichten werden ab jetzt abgelehnt.",
+    ),
+    "dir_read_only": (
+        "Only gateway administrators change directory entries.",
+        "Nur Gateway-Administratoren ändern Verzeichniseinträge.",
+    ),
+    "dir_entry": ("Directory entry", "Verzeichniseintrag"),
+    "dir_fix_fields": (
+        "Nothing was saved: please correct the marked fields.",
+        "Nichts gespeichert: bitte die markierten Felder korrigieren.",
+    ),
+    "dir_route_kind": ("Delivery", "Zustellung"),
+    "dir_route_mailbox": ("mailbox on this gateway", "Postfach auf diesem Gateway"),
+    "dir_route_xta": ("remote XTA 2 server", "entfernter XTA-2-Server"),
+    "dir_endpoint_help": (
+        "Only for a remote XTA 2 server: its https URL.",
+        "Nur für einen entfernten XTA-2-Server: dessen https-Adresse.",
+    ),
+    "dir_trust": ("Signature and sender", "Signatur und Absender"),
+    "dir_policy_require": ("require: unsigned messages are refused", "verlangen: unsignierte Nachrichten abweisen"),
+    "dir_policy_accept": (
+        "accept: verify when signed, unsigned pass",
+        "annehmen: prüfen, wenn signiert; unsignierte zulassen",
+    ),
+    "dir_policy_reject": ("reject: it must not sign", "ablehnen: darf nicht signieren"),
+    "dir_sender_identification": ("Sender identification", "Absender-Erkennung"),
+    "dir_ident_kennung": (
+        "kennung: the Absender must carry its Behördenkennung",
+        "Kennung: der Absender muss seine Behördenkennung tragen",
+    ),
+    "dir_ident_channel": (
+        "channel: without Behördenkennung, the authenticated channel identifies it",
+        "Kanal: ohne Behördenkennung erkennt ihn der authentifizierte Kanal",
+    ),
+    "dir_receipts": ("Receipts", "Quittungen"),
+    "dir_receipts_effective": ("In effect", "Wirksam"),
+    "dir_technical": (
+        "Receipts (0102, 0202, 0403, 0504, 0505, 0507)",
+        "Empfangsbestätigungen (0102, 0202, 0403, 0504, 0505, 0507)",
+    ),
+    "dir_confirmations": ("Import confirmations (0402, 0506)", "Importbestätigungen (0402, 0506)"),
+    "dir_maker_gateway": ("the gateway", "das Gateway"),
+    "dir_maker_recipient": ("the recipient's system", "das System des Empfängers"),
+    "dir_derived": ("derived from route and adapter", "aus Route und Adapter abgeleitet"),
+    "dir_derived_from": ("derived from", "abgeleitet aus"),
+    "dir_adapter_kind": ("Adapter kind", "Adapter-Art"),
+    "dir_no_adapter": ("no DMS adapter", "kein DMS-Adapter"),
+    "dir_no_adapter_help": (
+        "Messages stay in the participant's mailbox until its own system fetches them.",
+        "Nachrichten bleiben im Postfach, bis das eigene System des Teilnehmers sie abholt.",
+    ),
+    "dir_show_fields": ("Show its fields", "Felder anzeigen"),
+    "dir_adapter_unknown": (
+        "This adapter kind is not installed or has no configuration model; change it with xgw participants import.",
+        "Diese Adapter-Art ist nicht installiert oder hat kein Konfigurationsmodell; "
+        "Änderung mit xgw participants import.",
+    ),
+    "dir_adapter_new_kind": (
+        "A new adapter kind: its settings start empty; saving replaces the current adapter.",
+        "Neue Adapter-Art: die Einstellungen beginnen leer; Speichern ersetzt den bisherigen Adapter.",
+    ),
+    "dir_remove_adapter": ("Remove the adapter", "Adapter entfernen"),
+    "dir_subject": ("Subject (CN)", "Inhaber (CN)"),
+    "dir_valid_from": ("Valid from", "Gültig ab"),
+    "dir_days_left": ("Days left", "Tage übrig"),
+    "dir_not_yet": ("not yet valid", "noch nicht gültig"),
+    "dir_end_pin": ("End pin", "Beenden"),
+    "dir_expiry_note": (
+        "Highlighted: expired, or ending within {days} days. Ending a pin keeps the certificate as a record.",
+        "Hervorgehoben: abgelaufen oder endet in weniger als {days} Tagen. "
+        "Ein beendetes Zertifikat bleibt als Nachweis gelistet.",
+    ),
+    "dir_add_certificate": ("Pin a signing certificate", "Signaturzertifikat hinterlegen"),
+    "dir_pem_file": ("PEM file", "PEM-Datei"),
+    "dir_pem": ("or the PEM text", "oder der PEM-Text"),
+    "dir_pin": ("Pin", "Hinterlegen"),
+    "dir_days": ("days", "Tage"),
 }
 
 
