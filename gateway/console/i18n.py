@@ -240,6 +240,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dir_pem": ("or the PEM text", "oder der PEM-Text"),
     "dir_pin": ("Pin", "Hinterlegen"),
     "dir_days": ("days", "Tage"),
+    "dir_more_settings": ("Settings with a default", "Einstellungen mit Standardwert"),
 }
 
 

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from gateway.console import audit
 from gateway.console.access import can_see_participant
 from gateway.console.forms import (
+    FormField,
     adapter_model,
     errors_by_field,
     form_fields,
@@ -204,6 +205,16 @@ def _adapter_form(participant: Participant, kind: str | None, posted: dict[str, 
     }
 
 
+def split_fields(adapter: dict[str, Any], errors: dict[str, str]) -> tuple[list[FormField], list[FormField]]:
+    """The fields shown at once (required, without a default, set, or wrong) and those folded away."""
+    main: list[FormField] = []
+    more: list[FormField] = []
+    for f in adapter["fields"]:
+        shown = f.required or not f.default or adapter["values"].get(f.name) or f.name in errors
+        (main if shown else more).append(f)
+    return main, more
+
+
 def _render(
     current: Page,
     session: Session,
@@ -240,6 +251,7 @@ def _render(
         pem=pem,
         saved=saved,
         warning_days=EXPIRY_WARNING.days,
+        split_fields=split_fields,
     )
 
 
