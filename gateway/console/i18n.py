@@ -241,6 +241,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dir_pin": ("Pin", "Hinterlegen"),
     "dir_days": ("days", "Tage"),
     "dir_more_settings": ("Settings with a default", "Einstellungen mit Standardwert"),
+    "dir_new": ("New participant", "Neuer Teilnehmer"),
+    "dir_create": ("Create", "Anlegen"),
+    "dir_id": ("XÖV identifier", "XÖV-Kennung"),
+    "dir_id_help": (
+        "prefix:Behördenkennung, e.g. psw:16077000; it never changes once messages refer to it.",
+        "Präfix:Behördenkennung, z. B. psw:16077000; sie ändert sich nie, sobald Nachrichten darauf verweisen.",
+    ),
+    "dir_id_taken": ("This identifier is in the directory already.", "Diese Kennung steht bereits im Verzeichnis."),
 }
 
 

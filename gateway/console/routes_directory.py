@@ -55,8 +55,21 @@ EXPIRY_WARNING = timedelta(days=30)
 ADAPTER_PREFIX = "a-"
 MAX_PEM_CHARS = 60_000
 
+#: what the form for a new participant starts with (the spec's defaults)
+NEW_VALUES: dict[str, Any] = {
+    "name": "",
+    "versions": ["3.0.0", "3.1.0", "4.0.0"],
+    "route": "mailbox",
+    "endpoint": "",
+    "policy": "require",
+    "sender_identification": "channel",
+    "receipts_technical": "",
+    "receipts_import_confirmations": "",
+}
+
 #: ParticipantSpec error locations -> the participant form's field names ("" : the spec's own cross-field check)
 PARTICIPANT_FIELDS = {
+    "id": "id",
     "name": "name",
     "accepted_versions": "versions",
     "route": "endpoint",
@@ -215,6 +228,22 @@ def split_fields(adapter: dict[str, Any], errors: dict[str, str]) -> tuple[list[
     return main, more
 
 
+def _render_new(
+    current: Page, *, status: int = 200, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> Response:
+    return current.render(
+        "participant.html",
+        status=status,
+        p=None,
+        receipts=None,
+        can_edit=True,
+        all_versions=XDOMEA_VERSIONS,
+        values=values or {**NEW_VALUES, "id": ""},
+        errors=errors or {},
+        saved=None,
+    )
+
+
 def _render(
     current: Page,
     session: Session,
@@ -253,6 +282,14 @@ def _render(
         warning_days=EXPIRY_WARNING.days,
         split_fields=split_fields,
     )
+
+
+@router.get("/participants/new")
+def participant_new_page(current: Annotated[Page, Depends(signed_in)]) -> Response:
+    assert current.user is not None
+    if current.user.role is not ConsoleRole.GATEWAY_ADMIN:
+        raise ConsoleForbidden
+    return _render_new(current)
 
 
 @router.get("/participants/{xoev_id}")
@@ -338,6 +375,70 @@ def _participant_input(participant: Participant, form: dict[str, str]) -> dict[s
     return raw
 
 
+def _posted(form: dict[str, str], base: dict[str, Any]) -> dict[str, Any]:
+    """The participant form's values as posted, to show them again with the problems beside them."""
+    return {
+        **base,
+        **{k: form.get(k, "") for k in ("name", "route", "endpoint", "policy")},
+        "versions": _posted_versions(form),
+        "sender_identification": form.get("sender_identification") or base["sender_identification"],
+        "receipts_technical": form.get("receipts_technical", ""),
+        "receipts_import_confirmations": form.get("receipts_import_confirmations", ""),
+    }
+
+
+@router.post("/participants/new")
+async def participant_create(current: Annotated[Page, Depends(signed_in)]) -> Response:
+    """A new directory entry, as ``xgw participants add``; an identifier in use is refused, never overwritten."""
+    assert current.user is not None
+    form = await current.form()
+    engine = current.state.engine
+    action = "participant.create"
+    xoev_id = form.get("id", "").strip()
+    _admin_only(current, action, xoev_id or "-")
+    values = {**_posted(form, NEW_VALUES), "id": xoev_id}
+    with Session(engine, expire_on_commit=False) as session:
+        errors: dict[str, str] = {}
+        if xoev_id and get_participant(session, xoev_id) is not None:
+            errors = {"id": current.t("dir_id_taken")}
+        else:
+            raw = {
+                "id": xoev_id,
+                "name": form.get("name", "").strip(),
+                "accepted_versions": _posted_versions(form),
+                "route": {"kind": form.get("route", "")}
+                | ({"endpoint_url": form["endpoint"].strip()} if form.get("endpoint", "").strip() else {}),
+                "signature_policy": form.get("policy", ""),
+                "sender_identification": form.get("sender_identification") or "channel",
+                "receipts": {
+                    key: form[f"receipts_{key}"]
+                    for key in ("technical", "import_confirmations")
+                    if form.get(f"receipts_{key}", "").strip()
+                },
+            }
+            try:
+                _write(session, ParticipantSpec.model_validate(raw))
+            except ValidationError as exc:
+                errors = errors_by_field(exc, set(PARTICIPANT_FIELDS.values()), aliases=PARTICIPANT_FIELDS)
+            except DirectoryError as exc:
+                errors = {"": str(exc)}
+        if errors:
+            _refused(current, action, xoev_id or "-", errors)
+            return _render_new(current, status=400, values=values, errors=errors)
+        made = get_participant(session, xoev_id)
+        assert made is not None
+        created = _snapshot(made)
+    audit.record(
+        engine,
+        current.user.name,
+        action,
+        target=xoev_id,
+        detail=f"created: {json.dumps(created, ensure_ascii=False, sort_keys=True)}",
+        client=current.client,
+    )
+    return current.redirect(f"{PREFIX}/participants/{xoev_id}?saved=participant")
+
+
 @router.post("/participants/{xoev_id}")
 async def participant_edit(xoev_id: str, current: Annotated[Page, Depends(signed_in)]) -> Response:
     assert current.user is not None
@@ -348,14 +449,7 @@ async def participant_edit(xoev_id: str, current: Annotated[Page, Depends(signed
         participant = _visible(current, session, xoev_id)
         _admin_only(current, action, xoev_id)
         before = _snapshot(participant)
-        posted_values = {
-            **_form_values(participant),
-            **{k: form.get(k, "") for k in ("name", "route", "endpoint", "policy")},
-            "versions": _posted_versions(form),
-            "sender_identification": form.get("sender_identification") or participant.sender_identification.value,
-            "receipts_technical": form.get("receipts_technical", ""),
-            "receipts_import_confirmations": form.get("receipts_import_confirmations", ""),
-        }
+        posted_values = _posted(form, _form_values(participant))
         try:
             spec = ParticipantSpec.model_validate(_participant_input(participant, form))
             outcome = _write(session, spec)

@@ -95,3 +95,24 @@ def test_the_other_party_sees_the_timeline_but_no_internals(gateway: Gateway) ->
     with sign_in(gateway, "root") as admin:
         own = admin.get(f"/console/messages/{ids['0501']}").text
     assert 'id="history"' in own and "more-attempts" in own
+
+
+def test_the_pages_show_no_untranslated_key_in_either_language(gateway: Gateway) -> None:
+    ids = aussonderung_until_appraisal(gateway, 904)
+    paths = [
+        f"/console/messages/{ids['0501']}",
+        f"/console/messages/{ids['0502']}",
+        "/console/participants",
+        "/console/participants/psw:16077000",
+        "/console/participants/psw:16077000?kind=hotfolder",
+        "/console/participants/psw:16077000?kind=mayan",
+        "/console/participants/psw:16077000?kind=cmis",
+        "/console/participants/new",
+    ]
+    with sign_in(gateway, "root") as admin:
+        for lang in ("de", "en"):
+            for path in paths:
+                page = admin.get(path, headers={"Accept-Language": lang})
+                assert page.status_code == 200, path
+                text = re.sub(r"<[^>]+>", " ", page.text)
+                assert not re.findall(r"\b(?:d|dir)_[a-z_]+\b", text), (lang, path)

@@ -246,3 +246,29 @@ def test_only_gateway_admins_edit_and_a_refusal_is_audited(gateway: Gateway) -> 
     assert _row(gateway) == before
     assert _audit(gateway, "participant.adapter")[-1].detail == "role"
     assert _audit(gateway, "certificate.add")[-1].detail == "role"
+
+
+def test_a_new_participant_is_created_from_the_form_and_an_identifier_in_use_is_refused(gateway: Gateway) -> None:
+    with sign_in(gateway, "root") as admin:
+        page = admin.get("/console/participants/new")
+        assert page.status_code == 200 and 'id="p-id"' in page.text
+        csrf = csrf_of(page.text)
+        form = {"csrf": csrf, "name": "Landratsamt Greiz", "v-3.0.0": "1", "route": "mailbox", "policy": "accept"}
+        bad = admin.post("/console/participants/new", data={**form, "id": "no colon"})
+        assert bad.status_code == 400 and "should match pattern" in _field_error(bad.text, "p-id")
+        taken = admin.post("/console/participants/new", data={**form, "id": ALTENBURG})
+        assert taken.status_code == 400 and "already" in _field_error(taken.text, "p-id")
+        assert _row(gateway)["name"] != "Landratsamt Greiz"
+        made = admin.post("/console/participants/new", data={**form, "id": "psw:16076000"})
+        assert (
+            made.status_code == 303
+            and made.headers["location"] == "/console/participants/psw:16076000?saved=participant"
+        )
+    row = _row(gateway, "psw:16076000")
+    assert row["name"] == "Landratsamt Greiz" and row["versions"] == ["3.0.0"] and row["policy"] == "accept"
+    assert [e.result for e in _audit(gateway, "participant.create")][-3:] == ["refused", "refused", "ok"]
+    with sign_in(gateway, "abg") as abg:
+        assert abg.get("/console/participants/new").status_code == 403
+        csrf = csrf_of(abg.get(PAGE).text)
+        refused = abg.post("/console/participants/new", data={"csrf": csrf, "id": "psw:1", "name": "x"})
+        assert refused.status_code == 403
