@@ -15,6 +15,7 @@ line, a list one item per line. What is stored is the model's JSON dump of the f
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -76,6 +77,7 @@ class FormError(ValueError):
 _COMMENTED_FIELD = re.compile(r"^\s+([A-Za-z_]\w*)\s*:")
 
 
+@functools.cache
 def attribute_comments(model: type[BaseModel]) -> dict[str, str]:
     """The ``#:`` comment lines directly above each field in the model's source (Sphinx's convention)."""
     found: dict[str, str] = {}
@@ -178,7 +180,12 @@ def to_text(value: Any) -> str:
 
 
 def form_fields(model: type[BaseModel], *, skip: tuple[str, ...] = ("kind",)) -> list[FormField]:
-    """The model's fields as form inputs, in the model's order."""
+    """The model's fields as form inputs, in the model's order (made once per model and skip)."""
+    return list(_form_fields(model, skip))
+
+
+@functools.cache
+def _form_fields(model: type[BaseModel], skip: tuple[str, ...]) -> tuple[FormField, ...]:
     comments = attribute_comments(model)
     out = []
     for name, info in model.model_fields.items():
@@ -216,7 +223,7 @@ def form_fields(model: type[BaseModel], *, skip: tuple[str, ...] = ("kind",)) ->
                 integer=integer,
             )
         )
-    return out
+    return tuple(out)
 
 
 # -- posted text -> the model's input ------------------------------------------------------------------
@@ -304,11 +311,13 @@ def errors_by_field(
 # -- adapter kinds -------------------------------------------------------------------------------------
 
 
+@functools.cache
 def adapter_model(kind: str) -> type[BaseModel] | None:
     """The configuration model of an installed adapter kind, or None when it has none to find.
 
     The adapter class may name it (``config_model``); otherwise it is the model with ``kind = "<kind>"`` in
-    the ``config`` module beside the adapter's module (``adapters/<kind>/config.py``)."""
+    the ``config`` module beside the adapter's module (``adapters/<kind>/config.py``). Looked up once per
+    kind: installed packages do not change while the gateway runs."""
     try:
         cls = adapter_class(kind)
     except ConfigError:
@@ -334,7 +343,12 @@ def adapter_model(kind: str) -> type[BaseModel] | None:
 
 
 def installed_kinds() -> list[str]:
-    return sorted(adapter_kinds())
+    return list(_installed_kinds())
+
+
+@functools.cache
+def _installed_kinds() -> tuple[str, ...]:
+    return tuple(sorted(adapter_kinds()))
 
 
 __all__ = [
