@@ -14,8 +14,10 @@ messages the user may see take part (:func:`gateway.console.access.visible_to`).
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -206,18 +208,39 @@ def findings_of(report: dict[str, Any]) -> list[FindingRow]:
 
 
 def _report(ctx: PipelineContext, message: Message) -> tuple[dict[str, Any] | None, bool]:
-    """The stored report, or one made now for a message that failed before its report was stored."""
+    """The stored report, or one made now for a message that failed before its report was stored.
+
+    Checked under the message's own file name (the naming rule is about that name, and the payload store's
+    paths are nobody's business on a page)."""
     if message.validation_report:
         return message.validation_report, False
     if message.state not in FAILED_STATES:
         return None, False
+    name = Path(message.filename).name if message.filename else None
     try:
         path = ctx.payloads.path_of(message.payload_ref)
-        result = ctx.validator.validate_path(path)
+        if message.content_kind != "zip":
+            if path.stat().st_size > ctx.settings.limits.max_xml_bytes:
+                return None, False
+            return ctx.validator.validate_xml_bytes(path.read_bytes(), name=name).report.to_json(), True
+        with tempfile.TemporaryDirectory(prefix="xgw-console-") as folder:
+            named = Path(folder) / (name or f"{message.process_id}.zip")
+            named.symlink_to(path)
+            report = ctx.validator.validate_path(named).report.to_json()
+        return _without_prefix(report, folder + "/"), True
     except (PayloadNotFound, OSError, ValueError):
         return None, False
-    report = result.report.to_json()
-    return report, True
+
+
+def _without_prefix(value: Any, prefix: str) -> Any:
+    """``value`` with ``prefix`` removed from the start of every string in it."""
+    if isinstance(value, str):
+        return value.removeprefix(prefix)
+    if isinstance(value, dict):
+        return {k: _without_prefix(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_prefix(v, prefix) for v in value]
+    return value
 
 
 def build_timeline(thread: ProcessThread, message: Message, now: datetime | None = None) -> Timeline:
@@ -243,8 +266,11 @@ def build_timeline(thread: ProcessThread, message: Message, now: datetime | None
         if happened:
             continue
         wait = awaited.get(code)
+        asked = next((m for m in messages if wait and m.message_type == wait.answering), None)
+        if wait is not None and asked is not None and asked.state in FAILED_STATES:
+            steps.append(Step(code, name, "expected"))  # its question never reached the other party
+            continue
         if wait is not None:
-            asked = next((m for m in messages if m.message_type == wait.answering), None)
             steps.append(
                 Step(
                     code,
@@ -267,13 +293,14 @@ def build_timeline(thread: ProcessThread, message: Message, now: datetime | None
     for m in messages:  # steps outside the protocol's order, and messages of another family
         if m.id not in shown:
             steps.append(_done(m, message))
+    waiting = [s for s in steps if s.deadline is not None]
     return Timeline(
         process_id=thread.process_id,
         title=family[0] if family else None,
         steps=steps,
-        deadline=thread.deadline,
-        overdue=thread.overdue(now),
-        complete=not thread.awaited,
+        deadline=min((s.deadline for s in waiting if s.deadline), default=None),
+        overdue=any(s.overdue for s in waiting),
+        complete=all(s.status == "done" for s in steps if s.status != "optional"),
     )
 
 

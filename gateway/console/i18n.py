@@ -120,6 +120,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "d_no": ("no", "nein"),
     "d_process_complete": ("complete: no answer outstanding", "abgeschlossen: keine Antwort ausstehend"),
     "d_overdue": ("overdue", "überfällig"),
+    "d_process_stalled": (
+        "No answer is awaited: the last message did not reach its recipient.",
+        "Keine Antwort wird erwartet: die letzte Nachricht hat ihren Empfänger nicht erreicht.",
+    ),
     "d_deadline": ("deadline", "Frist"),
     "d_step_done": ("done", "erledigt"),
     "d_step_failed": ("failed", "fehlgeschlagen"),

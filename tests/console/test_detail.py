@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
+import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import Session
 
+from gateway.participants.tokens import Scope
 from gateway.store.models import Message
 from gateway.store.types import utcnow
-from tests.api.support import Gateway, offer
+from tests.api.support import GOTHA, Gateway, offer, package, zip_bytes
 from tests.console.processes import aussonderung_until_appraisal, refuse_as_invalid
 from tests.console.support import sign_in, submit
 
@@ -77,6 +80,10 @@ def test_a_message_refused_as_invalid_shows_its_report_as_rule_place_message(gat
     assert "Kopf" in cells[2] or "line" in cells[2], cells  # the place
     assert "Unbekannt" in cells[3], cells  # the message
     assert "checked again" in html and "invalid" in html
+    assert "XGW-NAME-001" not in html and "payloads" not in html  # checked under its own name, no store path
+    # it never reached the archive: nothing is awaited from it, no deadline runs
+    assert _steps(html)[:3] == [("0501", "failed"), ("0504", "expected"), ("0502", "expected")]
+    assert "did not reach its recipient" in html
 
 
 def test_the_other_party_sees_the_timeline_but_no_internals(gateway: Gateway) -> None:
@@ -116,3 +123,21 @@ def test_the_pages_show_no_untranslated_key_in_either_language(gateway: Gateway)
                 assert page.status_code == 200, path
                 text = re.sub(r"<[^>]+>", " ", page.text)
                 assert not re.findall(r"\b(?:d|dir)_[a-z_]+\b", text), (lang, path)
+
+
+def test_a_package_refused_as_invalid_is_checked_again_under_its_own_name(gateway: Gateway, tmp_path: Path) -> None:
+    built = package(tmp_path, 905, registry=gateway.ctx.registry)
+    with gateway.client(gateway.token(GOTHA, Scope.SUBMIT)) as client:
+        response = client.post("/api/v1/messages", content=built.read_bytes(), headers={"X-Filename": built.name})
+    assert response.status_code == 201, response.text
+    target = str(response.json()["id"])
+    with zipfile.ZipFile(built) as original:
+        entries = {info.filename: original.read(info) for info in original.infolist()}
+    xml_name = next(n for n in entries if n.endswith(".xml") and "/" not in n)
+    entries[xml_name] = entries[xml_name].replace(b"</xdomea:Kopf>", b"<xdomea:Falsch/></xdomea:Kopf>", 1)
+    refuse_as_invalid(gateway, target, zip_bytes(entries))
+    with sign_in(gateway, "root") as admin:
+        html = admin.get(f"/console/messages/{target}").text
+    table = html.split('id="findings"')[1].split("</table>")[0]
+    assert "Falsch" in table and "XGW-NAME" not in table
+    assert "xgw-console-" not in html and "payloads" not in html
