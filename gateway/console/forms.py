@@ -48,6 +48,8 @@ class FormField:
     minimum: float | None = None
     maximum: float | None = None
     integer: bool = False
+    #: the field takes a boolean (alone or beside another type): "true"/"false" are read as booleans
+    boolean: bool = False
 
 
 @dataclass(slots=True)
@@ -221,6 +223,7 @@ def _form_fields(model: type[BaseModel], skip: tuple[str, ...]) -> tuple[FormFie
                 minimum=low,
                 maximum=high,
                 integer=integer,
+                boolean=annotation is bool or bool in get_args(annotation),
             )
         )
     return tuple(out)
@@ -246,7 +249,7 @@ def _value(spec: FormField, text: str) -> Any:
         return _mapping(spec.name, text)
     if spec.kind == "lines":
         return [line.strip() for line in text.splitlines() if line.strip()]
-    if text.lower() in ("true", "false") and (spec.choices == ("true", "false") or spec.kind == "text"):
+    if spec.boolean and text.lower() in ("true", "false"):
         return text.lower() == "true"
     return text
 
