@@ -109,6 +109,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "live": ("Updates every few seconds.", "Aktualisiert sich alle paar Sekunden."),
     "payload_unreadable": ("The payload could not be read", "Die Nachricht konnte nicht gelesen werden"),
     "seconds": ("s", "s"),
+    # sign-in
+    "directory_unreachable": (
+        "The directory cannot be reached; please try again later or sign in with a local account.",
+        "Das Verzeichnis ist nicht erreichbar; bitte später erneut versuchen oder mit einem lokalen Konto anmelden.",
+    ),
+    # alerts
+    "alerts": ("Alerts", "Warnungen"),
 }
 
 
