@@ -365,6 +365,7 @@ class Alerts(BaseModel):
     webhook_ca_file: Path | None = Field(None, description="PEM CA file for the webhook's server certificate.")
     webhook_timeout_seconds: float = Field(10.0, description="Seconds to wait for the webhook.")
     console_url: str | None = Field(None, description="Base URL of the console, for links in the digest.")
+    language: Literal["de", "en"] = Field("de", description="Language of the digest mails: de or en.")
 
 
 class Settings(BaseSettings):

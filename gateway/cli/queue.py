@@ -435,6 +435,21 @@ def users_set_role(name: str, role: str, participant: str | None) -> None:
     click.echo(f"{user.name} is now {user.role.value}; its sessions have ended")
 
 
+@console_users_group.command("set-email")
+@click.argument("name")
+@click.argument("email", required=False)
+def users_set_email(name: str, email: str | None) -> None:
+    """Where a console user's alerts go (gateway admins: all, participant admins: their participant's);
+    without EMAIL the user receives none. Directory users get theirs from the directory at sign-in."""
+    from gateway.console.users import UserError, set_email
+
+    try:
+        set_email(open_engine(Settings(), create=False), name, email)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{name} receives alerts at {email}" if email else f"{name} receives no alerts")
+
+
 @console_users_group.command("set-password")
 @click.argument("name")
 @click.password_option(

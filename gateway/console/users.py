@@ -159,6 +159,20 @@ def set_password(engine: Engine, name: str, password: str) -> ConsoleAccount:
     return _change(engine, name, change)
 
 
+def set_email(engine: Engine, name: str, email: str | None) -> None:
+    """Where the user's alerts go; None: nowhere. Sessions are not touched (nothing they may do changes)."""
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > 320 or "@" not in email or any(c.isspace() for c in email)):
+        raise UserError(f"{email!r} is not an e-mail address")
+    with Session(engine) as session:
+        user = session.exec(select(ConsoleUser).where(col(ConsoleUser.name) == name)).first()
+        if user is None:
+            raise UserError(f"no console user named {name}")
+        user.email = email
+        session.add(user)
+        session.commit()
+
+
 def end_sessions(engine: Engine, name: str) -> ConsoleAccount:
     """End every session of a user (sign-out, or an operator's ``xgw console-users sign-out``)."""
     return _change(engine, name, lambda user: None)
