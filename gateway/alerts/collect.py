@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -48,6 +49,20 @@ PEER_DOWN = "peer-down"
 ADAPTER_DOWN = "adapter-down"
 CERTIFICATE = "certificate"
 KINDS = (DEAD_LETTERED, FAILED, OVERDUE, PEER_DOWN, ADAPTER_DOWN, CERTIFICATE)
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _say(settings: Settings, english: str, german: str) -> str:
+    """Item texts are written once, in the digest's language (``alerts.language``)."""
+    return german if settings.alerts.language == "de" else english
+
+
+def _when(settings: Settings, at: datetime) -> str:
+    if settings.alerts.language == "de":
+        return at.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
+    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +185,13 @@ def overdue_processes(session: Session, settings: Settings, now: datetime) -> li
                     kind=OVERDUE,
                     participant=owner,
                     subject=thread.process_id,
-                    detail=f"{awaited.answering} waits for {awaited.code} since {awaited.since:%Y-%m-%d %H:%M} UTC, "
-                    f"deadline {awaited.deadline:%Y-%m-%d %H:%M} UTC",
+                    detail=_say(
+                        settings,
+                        f"{awaited.answering} waits for {awaited.code} since {_when(settings, awaited.since)}, "
+                        f"deadline {_when(settings, awaited.deadline)}",
+                        f"{awaited.answering} wartet seit {_when(settings, awaited.since)} auf {awaited.code}, "
+                        f"Frist {_when(settings, awaited.deadline)}",
+                    ),
                 )
             )
     return found
@@ -195,12 +215,14 @@ def peers_down(session: Session, settings: Settings, now: datetime, open_circuit
         if len(latest[peer]) < needed:
             latest[peer].append((outcome, error))
     down = {
-        peer: f"{needed} deliveries in a row failed, last: {(last[0][1] or '-').splitlines()[0][:300]}"
+        peer: _say(
+            settings, "{n} deliveries in a row failed, last: {e}", "{n} Zustellungen in Folge gescheitert, zuletzt: {e}"
+        ).format(n=needed, e=(last[0][1] or "-").splitlines()[0][:300])
         for peer, last in latest.items()
         if len(last) == needed and all(o != DeliveryOutcome.SUCCEEDED for o, _ in last)
     }
     for peer in open_circuits:
-        down.setdefault(peer, "circuit breaker open")
+        down.setdefault(peer, _say(settings, "circuit breaker open", "Circuit Breaker offen (Verbindung gesperrt)"))
     return [Condition(f"peer:{peer}", PEER_DOWN, None, peer, detail) for peer, detail in sorted(down.items())]
 
 
@@ -248,15 +270,26 @@ def expiring_certificates(session: Session, settings: Settings, now: datetime) -
     found = []
     for certificate, participant in rows:
         days = (certificate.not_after - now).total_seconds() / 86400
-        state = f"expires in {days:.0f} days" if days >= 0 else f"expired {-days:.0f} days ago"
+        usage, until = certificate.usage.value, _when(settings, certificate.not_after)
+        if days >= 0:
+            text = _say(
+                settings,
+                f"{usage} certificate of {participant} expires in {days:.0f} days ({until})",
+                f"{usage}-Zertifikat von {participant} läuft in {days:.0f} Tagen ab ({until})",
+            )
+        else:
+            text = _say(
+                settings,
+                f"{usage} certificate of {participant} expired {-days:.0f} days ago ({until})",
+                f"{usage}-Zertifikat von {participant} ist seit {-days:.0f} Tagen abgelaufen ({until})",
+            )
         found.append(
             Condition(
                 key=f"certificate:{certificate.fingerprint_sha256}:{'expired' if days < 0 else 'expiring'}",
                 kind=CERTIFICATE,
                 participant=participant,
                 subject=certificate.fingerprint_sha256,
-                detail=f"{certificate.usage.value} certificate of {participant} {state} "
-                f"({certificate.not_after:%Y-%m-%d} UTC)",
+                detail=text,
             )
         )
     return found

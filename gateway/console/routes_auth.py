@@ -55,7 +55,7 @@ async def login(current: Annotated[Page, Depends(page)]) -> Response:
     user: ConsoleAccount | None = None
     reason = "wrong name or password"
     ldap = current.state.settings.console_ldap
-    if not ldap.enabled or is_local_user(engine, name):
+    if not ldap.enabled or is_local_user(engine, name) or is_local_user(engine, name.casefold()):
         user = check_sign_in(engine, name, password)
     else:
         try:
@@ -67,7 +67,8 @@ async def login(current: Annotated[Page, Depends(page)]) -> Response:
         reason = verdict.reason
         if verdict.user is not None:
             found = verdict.user
-            user = directory_sign_in(engine, name, found.role, found.participant, found.email)
+            # directory names are case-insensitive (uid, sAMAccountName): one record however it was typed
+            user = directory_sign_in(engine, name.casefold(), found.role, found.participant, found.email)
             reason = "a local user has this name" if user is None else reason
     if user is None:
         audit.record(engine, name or "-", "sign-in", result=audit.FAILED, detail=reason, client=current.client)

@@ -236,7 +236,7 @@ def test_a_passed_process_deadline_is_alerted_once(
     assert report.new_items == 1
     (gotha,) = bodies(mailbox.to(GOTHA_ADMIN))
     assert "Überschrittene Prozessfristen: 1" in gotha
-    assert late_process in gotha and "0501 waits for 0502" in gotha
+    assert late_process in gotha and "0501 wartet seit" in gotha and "auf 0502, Frist" in gotha
     assert mailbox.to(ALTENBURG_ADMIN) == []
     assert run_alerts(users, config).new_items == 0  # alerted once while it lasts
     assert len(mailbox.to(GOTHA_ADMIN)) == 1
@@ -280,7 +280,7 @@ def test_a_certificate_ten_days_from_expiry_and_a_peer_down(
     assert run_alerts(users, config).new_items == 2
     (ops,) = bodies(mailbox.to(OPS))
     assert "Ablaufende Zertifikate: 1" in ops
-    assert "a" * 64 in ops and "expires in 10 days" in ops and "b" * 64 not in ops
+    assert "a" * 64 in ops and "läuft in 10 Tagen ab" in ops and "b" * 64 not in ops
     assert "Nicht erreichbare XTA-Gegenstellen: 1" in ops and "https://xta.archiv.example/" in ops
     (gotha_mail,) = bodies(mailbox.to(GOTHA_ADMIN))
     assert "Ablaufende Zertifikate: 1" in gotha_mail

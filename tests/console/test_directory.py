@@ -121,6 +121,9 @@ def test_right_password_signs_in_with_the_mapped_role(gateway: Gateway) -> None:
     assert (anna.source, anna.role, anna.participant) == ("ldap", ConsoleRole.GATEWAY_ADMIN, None)
     assert anna.email == "anna@example.org"
     assert anna.password_hash == NO_PASSWORD  # nothing of the password is kept
+    with _client(gateway) as client:  # the directory's names are case-insensitive: the same record
+        assert _sign_in(client, "ANNA", PASSWORDS["anna"]).status_code == 303
+    assert _user(gateway, "ANNA") is None
     with _client(gateway) as client:
         assert _sign_in(client, "bernd", PASSWORDS["bernd"]).status_code == 303
         assert _signed_in(client)
