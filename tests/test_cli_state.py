@@ -96,10 +96,10 @@ def test_commands_that_create_state_still_do(tmp_path: Path) -> None:
     assert added.exit_code == 0, added.output
     assert (tmp_path / "var" / "gateway.db").is_file()
     listed = xgw("console-users", "list")
-    assert listed.stdout.splitlines()[0].split() == ["NAME", "ROLE", "PARTICIPANT"]
+    assert listed.stdout.splitlines()[0].split() == ["NAME", "ROLE", "PARTICIPANT", "SOURCE", "EMAIL"]
     assert "admin" in listed.stdout
     assert json.loads(xgw("console-users", "list", "--json").stdout) == [
-        {"name": "admin", "role": "gateway-admin", "participant": None}
+        {"name": "admin", "role": "gateway-admin", "participant": None, "source": "local", "email": None}
     ]
     empty = xgw("participants", "list")
     assert empty.exit_code == 0

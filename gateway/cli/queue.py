@@ -382,7 +382,8 @@ def users_add(name: str, role: str, participant: str | None, password: str) -> N
 @console_users_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list with one object per user.")
 def users_list(as_json: bool) -> None:
-    """Console users with their role and, for participant admins, their authority."""
+    """Console users with their role, for participant admins their authority, where they come from (local or
+    the directory) and where their alerts go."""
     from gateway.console.users import list_users
 
     settings = Settings()
@@ -392,15 +393,19 @@ def users_list(as_json: bool) -> None:
     finally:
         engine.dispose()
     if as_json:
-        payload = [{"name": u.name, "role": u.role.value, "participant": u.participant} for u in users]
+        payload = [
+            {"name": u.name, "role": u.role.value, "participant": u.participant, "source": u.source, "email": u.email}
+            for u in users
+        ]
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     if not users:
         click.echo(f"no console users in {describe_location(settings)}; add one with `xgw console-users add NAME`")
         return
-    click.echo(f"{'NAME':<24} {'ROLE':<18} PARTICIPANT")
+    click.echo(f"{'NAME':<24} {'ROLE':<18} {'PARTICIPANT':<20} {'SOURCE':<7} EMAIL")
     for user in users:
-        click.echo(f"{user.name:<24} {user.role.value:<18} {user.participant or '-'}")
+        participant = user.participant or "-"
+        click.echo(f"{user.name:<24} {user.role.value:<18} {participant:<20} {user.source:<7} {user.email or '-'}")
 
 
 @console_users_group.command("remove")

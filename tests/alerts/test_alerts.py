@@ -335,8 +335,15 @@ def test_xgw_alerts_run(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["console-users", "set-email", "root", "not an address"]).exit_code == 1
+    changed = runner.invoke(cli, ["console-users", "set-email", "root", "boss@example.org"])
+    assert changed.exit_code == 0, changed.output
+    assert runner.invoke(cli, ["console-users", "set-email", "gotha"]).exit_code == 0  # no more alerts for gotha
     add_message(users)
-    result = CliRunner().invoke(cli, ["alerts", "run", "--json"])
+    result = runner.invoke(cli, ["alerts", "run", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["new_items"] == 1
     assert len(mailbox.to(OPS)) == 1
+    assert len(mailbox.to("boss@example.org")) == 1
+    assert mailbox.to(ROOT) == [] and mailbox.to(GOTHA_ADMIN) == []
