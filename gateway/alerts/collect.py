@@ -198,7 +198,11 @@ def overdue_processes(session: Session, settings: Settings, now: datetime) -> li
 
 
 def peers_down(session: Session, settings: Settings, now: datetime, open_circuits: Iterable[str]) -> list[Condition]:
-    """Peers whose last ``alerts.peer_down_failures`` deliveries all failed, and peers whose circuit is open."""
+    """Peers whose last ``alerts.peer_down_failures`` deliveries all failed, and peers whose circuit is open.
+
+    Deliveries into a DMS are recorded with the peer ``adapter:<kind>:<participant>``: those become
+    adapter-down conditions of that participant (the adapter failed where it mattered, whatever its
+    health check says)."""
     needed = max(1, settings.alerts.peer_down_failures)
     attempts = session.exec(
         select(DeliveryAttempt.peer, DeliveryAttempt.outcome, DeliveryAttempt.error)
@@ -223,7 +227,14 @@ def peers_down(session: Session, settings: Settings, now: datetime, open_circuit
     }
     for peer in open_circuits:
         down.setdefault(peer, _say(settings, "circuit breaker open", "Circuit Breaker offen (Verbindung gesperrt)"))
-    return [Condition(f"peer:{peer}", PEER_DOWN, None, peer, detail) for peer, detail in sorted(down.items())]
+    found = []
+    for peer, detail in sorted(down.items()):
+        if peer.startswith("adapter:") and peer.count(":") >= 2:
+            _, kind, participant = peer.split(":", 2)
+            found.append(Condition(f"delivery:{peer}", ADAPTER_DOWN, participant, f"{kind} {participant}", detail))
+        else:
+            found.append(Condition(f"peer:{peer}", PEER_DOWN, None, peer, detail))
+    return found
 
 
 def adapters_down(session: Session, settings: Settings) -> list[Condition]:

@@ -48,10 +48,9 @@ def _collect(engine: Engine, settings: Settings, now: datetime, open_circuits: I
             *collect.peers_down(session, settings, now, open_circuits),
             *collect.expiring_certificates(session, settings, now),
         ]
-        kinds = [collect.OVERDUE, collect.PEER_DOWN, collect.CERTIFICATE]
         if settings.alerts.check_adapters:
             conditions += collect.adapters_down(session, settings)
-            kinds.append(collect.ADAPTER_DOWN)
+        kinds = [collect.OVERDUE, collect.PEER_DOWN, collect.ADAPTER_DOWN, collect.CERTIFICATE]
     with Session(engine) as session:
         new = collect.collect_failures(session, settings, now)
         new += collect.sync_conditions(session, kinds, conditions, now)

@@ -265,19 +265,25 @@ def test_a_certificate_ten_days_from_expiry_and_a_peer_down(
             )
         session.commit()
     message = add_message(users, state=MessageState.QUEUED)
-    with Session(users) as session:
-        for _ in range(3):
-            session.add(
-                DeliveryAttempt(
-                    message_id=message,
-                    peer="https://xta.archiv.example/",
-                    finished_at=now,
-                    outcome=DeliveryOutcome.FAILED,
-                    error="ConnectError: connection refused",
+
+    def attempts(peer: str, outcome: DeliveryOutcome, count: int = 1) -> None:
+        with Session(users) as session:
+            for _ in range(count):
+                session.add(
+                    DeliveryAttempt(
+                        message_id=message,
+                        peer=peer,
+                        finished_at=now,
+                        outcome=outcome,
+                        error=None if outcome is DeliveryOutcome.SUCCEEDED else "ConnectError: connection refused",
+                    )
                 )
-            )
-        session.commit()
-    assert run_alerts(users, config).new_items == 2
+            session.commit()
+
+    attempts("https://xta.archiv.example/", DeliveryOutcome.FAILED, 3)
+    attempts(f"adapter:hotfolder:{GOTHA}", DeliveryOutcome.FAILED, 3)
+    attempts("https://xta.other.example/", DeliveryOutcome.FAILED, 2)  # two are not yet "down"
+    assert run_alerts(users, config).new_items == 3
     (ops,) = bodies(mailbox.to(OPS))
     assert "Ablaufende Zertifikate: 1" in ops
     assert "a" * 64 in ops and "läuft in 10 Tagen ab" in ops and "b" * 64 not in ops
@@ -285,7 +291,15 @@ def test_a_certificate_ten_days_from_expiry_and_a_peer_down(
     (gotha_mail,) = bodies(mailbox.to(GOTHA_ADMIN))
     assert "Ablaufende Zertifikate: 1" in gotha_mail
     assert "XTA-Gegenstellen" not in gotha_mail  # a peer is the gateway's, not a participant's
+    assert "Gestörte DMS-Adapter: 1" in gotha_mail and "hotfolder" in gotha_mail
+    assert "xta.other.example" not in ops
     assert run_alerts(users, config).new_items == 0
+    # the peer comes back: the condition ends; down again later, it is alerted again
+    attempts("https://xta.archiv.example/", DeliveryOutcome.SUCCEEDED)
+    assert run_alerts(users, config).new_items == 0
+    attempts("https://xta.archiv.example/", DeliveryOutcome.FAILED, 3)
+    assert run_alerts(users, config).new_items == 1
+    assert "Nicht erreichbare XTA-Gegenstellen: 1" in bodies(mailbox.to(OPS))[-1]
 
 
 def test_a_mail_server_that_is_down_gets_everything_at_the_next_run(
