@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -276,6 +276,12 @@ class LdapGroupRole(BaseModel):
     group: str = Field(description="The group's DN, e.g. cn=xgw-admins,ou=groups,dc=example,dc=org.")
     role: Literal["gateway-admin", "participant-admin", "read-only"] = Field(description="The console role.")
     participant: str | None = Field(None, description="For participant-admin: the authority's XÖV identifier.")
+
+    @model_validator(mode="after")
+    def _participant_for_participant_admins(self) -> LdapGroupRole:
+        if (self.role == "participant-admin") != bool(self.participant):
+            raise ValueError(f"{self.group}: a participant is given for role participant-admin, and only for it")
+        return self
 
 
 class ConsoleLdap(BaseModel):

@@ -274,6 +274,15 @@ def directory_sign_in(
     to date after (role, participant, e-mail; a new role ends the user's older sessions). None when a local
     user has that name: a directory account never takes over a local one."""
     _check_role(role, participant)
+    try:
+        return _directory_record(engine, name, role, participant, email)
+    except sa.exc.IntegrityError:  # a first sign-in of the same user in another request made the record
+        return _directory_record(engine, name, role, participant, email)
+
+
+def _directory_record(
+    engine: Engine, name: str, role: ConsoleRole, participant: str | None, email: str | None
+) -> ConsoleAccount | None:
     with Session(engine, expire_on_commit=False) as session:
         user = session.exec(select(ConsoleUser).where(col(ConsoleUser.name) == name).with_for_update()).first()
         if user is None:
