@@ -40,6 +40,8 @@ READERS = [
     ("console-users", "list"),
     ("console-users", "remove", "someone"),
     ("console-users", "sign-out", "someone"),
+    ("console-users", "set-email", "someone", "someone@example.org"),
+    ("alerts", "run"),
     ("keys", "list"),
     ("keys", "export", "psw:16077000"),
 ]
