@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -246,6 +246,110 @@ class Server(BaseModel):
     )
 
 
+class LdapGroupRole(BaseModel):
+    """One directory group and the console role its members get (a participant admin names its authority)."""
+
+    group: str = Field(description="The group's DN, e.g. cn=xgw-admins,ou=groups,dc=example,dc=org.")
+    role: Literal["gateway-admin", "participant-admin", "read-only"] = Field(description="The console role.")
+    participant: str | None = Field(None, description="For participant-admin: the authority's XÖV identifier.")
+
+    @model_validator(mode="after")
+    def _participant_for_participant_admins(self) -> LdapGroupRole:
+        if (self.role == "participant-admin") != bool(self.participant):
+            raise ValueError(f"{self.group}: a participant is given for role participant-admin, and only for it")
+        return self
+
+
+class ConsoleLdap(BaseModel):
+    """Directory sign-in to the console (LDAP / Active Directory), beside the console's own users.
+
+    A user is found either by a DN template (bind as the user directly) or by a search with a service
+    account (Active Directory's sAMAccountName or userPrincipalName), then bound with the password given.
+    Group membership decides the role; a user in none of the mapped groups cannot sign in.
+    """
+
+    enabled: bool = Field(False, description="Let directory users sign in to the console.")
+    url: str = Field("ldaps://localhost:636", description="ldaps://host:port (TLS from the start) or ldap://host:port.")
+    start_tls: bool = Field(True, description="With an ldap:// URL: upgrade the connection with StartTLS first.")
+    ca_file: Path | None = Field(
+        None, description="PEM file with the CA certificate(s) the directory's certificate must chain to."
+    )
+    allow_plain: bool = Field(
+        False,
+        description="Allow ldap:// without StartTLS: passwords cross the network readable. Tests and loopback only.",
+    )
+    timeout_seconds: float = Field(5.0, description="Seconds to wait for the directory to connect or answer.")
+    user_dn_template: str | None = Field(
+        None,
+        description="Bind as the user directly: a DN with {username}, e.g. uid={username},ou=people,dc=example,"
+        "dc=org (the name is escaped). Without it the user is searched with bind_dn.",
+    )
+    bind_dn: str | None = Field(None, description="Service account that searches for users (and re-checks them).")
+    bind_password: SecretStr | None = Field(None, description="Password of bind_dn (never logged).")
+    user_search_base: str = Field("", description="Where users are searched, e.g. ou=people,dc=example,dc=org.")
+    user_filter: str = Field(
+        "(&(objectClass=person)(|(uid={username})(sAMAccountName={username})(userPrincipalName={username})))",
+        description="Search filter for a user with {username} (escaped per RFC 4515 before it is put in).",
+    )
+    group_attribute: str | None = Field(
+        "memberOf",
+        description="Attribute of the user entry listing its groups' DNs (Active Directory, OpenLDAP memberof); "
+        "empty: groups are searched instead (group_search_base, group_filter).",
+    )
+    group_search_base: str = Field("", description="Where groups are searched when group_attribute is empty.")
+    group_filter: str = Field(
+        "(|(member={user_dn})(uniqueMember={user_dn}))",
+        description="Search filter for the user's groups with {user_dn} (escaped before it is put in).",
+    )
+    mail_attribute: str = Field("mail", description="Attribute with the user's e-mail address (for alerts).")
+    groups: list[LdapGroupRole] = Field(
+        default_factory=list, description="Group DN -> console role; the first group in this list that matches wins."
+    )
+    recheck_seconds: float = Field(
+        300.0,
+        description="How often a signed-in directory user is checked again (needs bind_dn): a user gone from "
+        "the directory or from every mapped group loses the session at the next request after that.",
+    )
+
+
+class Alerts(BaseModel):
+    """Alerts by e-mail and webhook: failed and dead-lettered messages, passed deadlines, peers and adapters
+    down, certificates near expiry; collected and sent as one digest per recipient per run."""
+
+    enabled: bool = Field(False, description="Run alerts from xgw serve / xgw worker every interval_seconds.")
+    interval_seconds: float = Field(300.0, ge=1.0, description="Seconds between two alert runs.")
+    recipients: list[str] = Field(
+        default_factory=list, description="E-mail addresses that receive every alert (beside the console admins)."
+    )
+    examples: int = Field(10, ge=1, description="Examples listed per kind of alert in one digest.")
+    lookback_hours: float = Field(
+        24.0, description="Oldest failure or item still sent (bounds the first run and a long outage)."
+    )
+    certificate_warning_days: int = Field(30, description="Alert when a certificate expires within these days.")
+    peer_down_failures: int = Field(
+        3, description="Consecutive failed deliveries to an XTA peer after which it counts as down."
+    )
+    check_adapters: bool = Field(True, description="Ask every participant's DMS adapter for its health.")
+    smtp_host: str | None = Field(None, description="Mail server; empty: no e-mail is sent.")
+    smtp_port: int = Field(587, description="Mail server port (587: submission with STARTTLS).")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls, tls (implicit, port 465) or none (loopback relays only)."
+    )
+    smtp_ca_file: Path | None = Field(None, description="PEM CA file for the mail server; default: the system's.")
+    smtp_user: str | None = Field(None, description="User for SMTP AUTH; empty: no AUTH.")
+    smtp_password: SecretStr | None = Field(None, description="Password for SMTP AUTH (never logged).")
+    smtp_from: str = Field("xoev-gateway@localhost", description="Sender address of alert mails.")
+    smtp_timeout_seconds: float = Field(10.0, description="Seconds to wait for the mail server.")
+    webhook_url: str | None = Field(None, description="HTTPS URL that receives each digest as JSON (POST).")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Key of the HMAC-SHA256 signature sent in X-XGW-Signature (sha256=<hex>)."
+    )
+    webhook_ca_file: Path | None = Field(None, description="PEM CA file for the webhook's server certificate.")
+    webhook_timeout_seconds: float = Field(10.0, description="Seconds to wait for the webhook.")
+    console_url: str | None = Field(None, description="Base URL of the console, for links in the digest.")
+    language: Literal["de", "en"] = Field("de", description="Language of the digest mails: de or en.")
+
+
 class Settings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -285,6 +389,8 @@ class Settings(BaseSettings):
     api: Api = Field(default_factory=Api)
     console: Console = Field(default_factory=Console)
     server: Server = Field(default_factory=Server)
+    console_ldap: ConsoleLdap = Field(default_factory=ConsoleLdap)
+    alerts: Alerts = Field(default_factory=Alerts)
 
     @classmethod
     def settings_customise_sources(

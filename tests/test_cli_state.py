@@ -41,6 +41,8 @@ READERS = [
     ("console-users", "list"),
     ("console-users", "remove", "someone"),
     ("console-users", "sign-out", "someone"),
+    ("console-users", "set-email", "someone", "someone@example.org"),
+    ("alerts", "run"),
     ("keys", "list"),
     ("keys", "export", "psw:16077000"),
 ]
@@ -97,10 +99,10 @@ def test_commands_that_create_state_still_do(tmp_path: Path) -> None:
     assert added.exit_code == 0, added.output
     assert (tmp_path / "var" / "gateway.db").is_file()
     listed = xgw("console-users", "list")
-    assert listed.stdout.splitlines()[0].split() == ["NAME", "ROLE", "PARTICIPANT"]
+    assert listed.stdout.splitlines()[0].split() == ["NAME", "ROLE", "PARTICIPANT", "SOURCE", "EMAIL"]
     assert "admin" in listed.stdout
     assert json.loads(xgw("console-users", "list", "--json").stdout) == [
-        {"name": "admin", "role": "gateway-admin", "participant": None}
+        {"name": "admin", "role": "gateway-admin", "participant": None, "source": "local", "email": None}
     ]
     empty = xgw("participants", "list")
     assert empty.exit_code == 0

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "queue": "gateway.cli.queue:queue_group",
     "stats": "gateway.cli.queue:stats_command",
     "console-users": "gateway.cli.queue:console_users_group",
+    "alerts": "gateway.cli.alerts:alerts_group",
 }
 
 

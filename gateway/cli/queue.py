@@ -378,7 +378,8 @@ def users_add(name: str, role: str, participant: str | None, password: str) -> N
 @console_users_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list with one object per user.")
 def users_list(as_json: bool) -> None:
-    """Console users with their role and, for participant admins, their authority."""
+    """Console users with their role, for participant admins their authority, where they come from (local or
+    the directory) and where their alerts go."""
     from gateway.console.users import list_users
 
     settings = Settings()
@@ -388,15 +389,19 @@ def users_list(as_json: bool) -> None:
     finally:
         engine.dispose()
     if as_json:
-        payload = [{"name": u.name, "role": u.role.value, "participant": u.participant} for u in users]
+        payload = [
+            {"name": u.name, "role": u.role.value, "participant": u.participant, "source": u.source, "email": u.email}
+            for u in users
+        ]
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     if not users:
         click.echo(f"no console users in {describe_location(settings)}; add one with `xgw console-users add NAME`")
         return
-    click.echo(f"{'NAME':<24} {'ROLE':<18} PARTICIPANT")
+    click.echo(f"{'NAME':<24} {'ROLE':<18} {'PARTICIPANT':<20} {'SOURCE':<7} EMAIL")
     for user in users:
-        click.echo(f"{user.name:<24} {user.role.value:<18} {user.participant or '-'}")
+        participant = user.participant or "-"
+        click.echo(f"{user.name:<24} {user.role.value:<18} {participant:<20} {user.source:<7} {user.email or '-'}")
 
 
 @console_users_group.command("remove")
@@ -429,6 +434,21 @@ def users_set_role(name: str, role: str, participant: str | None) -> None:
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{user.name} is now {user.role.value}; its sessions have ended")
+
+
+@console_users_group.command("set-email")
+@click.argument("name")
+@click.argument("email", required=False)
+def users_set_email(name: str, email: str | None) -> None:
+    """Where a console user's alerts go (gateway admins: all, participant admins: their participant's);
+    without EMAIL the user receives none. Directory users get theirs from the directory at sign-in."""
+    from gateway.console.users import UserError, set_email
+
+    try:
+        set_email(open_engine(Settings(), create=False), name, email)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{name} receives alerts at {email}" if email else f"{name} receives no alerts")
 
 
 @console_users_group.command("set-password")

@@ -76,6 +76,25 @@ def _base_url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://[{shown}]:{port}" if ":" in shown else f"{scheme}://{shown}:{port}"
 
 
+def _start_alerts(ctx: PipelineContext, stop: threading.Event) -> threading.Thread | None:
+    """Alert runs every ``alerts.interval_seconds`` in a daemon thread when ``alerts.enabled`` is set."""
+    if not ctx.settings.alerts.enabled:
+        return None
+    from gateway.alerts.run import start_thread
+
+    return start_thread(ctx.engine, ctx.settings, stop, lambda: open_circuits(ctx))
+
+
+def open_circuits(ctx: PipelineContext) -> list[str]:
+    """Peers whose circuit breaker is open in this process (the XTA transport's health snapshots)."""
+    from gateway.store.models import RouteKind
+
+    health = getattr(ctx.transports.get(RouteKind.XTA), "health", None)
+    if health is None:
+        return []
+    return [s.peer for s in health() if str(getattr(s, "state", "")) == "open"]
+
+
 def _start_worker(ctx: PipelineContext, stop: threading.Event) -> threading.Thread:
     """The pipeline worker in a daemon thread; it stops when ``stop`` is set (signals stay with uvicorn)."""
     from gateway.pipeline.worker import run_in_thread
@@ -190,6 +209,7 @@ def _serve(
     app = create_app(ctx)
     stop = threading.Event()
     worker = None if no_worker else _start_worker(ctx, stop)
+    alerts = _start_alerts(ctx, stop)
     log.info(
         "serving on %s (data in %s, worker %s%s)",
         base_url,
@@ -215,4 +235,6 @@ def _serve(
         stop.set()
         if worker is not None:
             worker.join(timeout=30)
+        if alerts is not None:
+            alerts.join(timeout=30)
         ctx.engine.dispose()

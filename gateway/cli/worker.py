@@ -27,7 +27,15 @@ def worker_command(once: bool, name: str | None, verbose: bool) -> None:
         raise click.ClickException(str(exc)) from None
     worker = build_worker(ctx, name)
     worker.install_signal_handlers()
+    alerts = None
+    if settings.alerts.enabled and not once:  # alert runs beside the loop, stopped with it
+        from gateway.alerts.run import start_thread
+        from gateway.cli.serve import open_circuits
+
+        alerts = start_thread(ctx.engine, settings, worker.stopping, lambda: open_circuits(ctx))
     try:
         worker.run(once=once)
     finally:
+        if alerts is not None:
+            alerts.join(timeout=30)
         ctx.engine.dispose()

@@ -409,6 +409,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Präfix:Behördenkennung, z. B. psw:16077000; sie ändert sich nie, sobald Nachrichten darauf verweisen.",
     ),
     "dir_id_taken": ("This identifier is in the directory already.", "Diese Kennung steht bereits im Verzeichnis."),
+    # sign-in
+    "directory_unreachable": (
+        "The directory cannot be reached; please try again later or sign in with a local account.",
+        "Das Verzeichnis ist nicht erreichbar; bitte später erneut versuchen oder mit einem lokalen Konto anmelden.",
+    ),
+    # alerts
+    "alerts": ("Alerts", "Warnungen"),
 }
 
 #: keys whose English and German texts are rightly the same (names, codes, units)

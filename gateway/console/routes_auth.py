@@ -1,18 +1,34 @@
 """Sign-in and sign-out. A failed sign-in is audited and counted; repeated failures are throttled per user name
 and client address and per client address (see :mod:`gateway.console.users`), so a stranger's guessing
-cannot lock an administrator out. Signing out ends every session of the user, also a copied cookie."""
+cannot lock an administrator out. Signing out ends every session of the user, also a copied cookie.
+
+With ``console_ldap.enabled`` a name that is not a local user is checked against the directory
+(:mod:`gateway.console.directory`) in the same form, under the same throttle and audit; a directory
+that cannot be asked is a 503 with a message, never a fall-back to anything weaker."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from gateway.console import audit
+from gateway.console.directory import Directory, DirectoryError
 from gateway.console.session import new_session
-from gateway.console.users import check_sign_in, end_session_of, recent_failures
+from gateway.console.users import (
+    ConsoleAccount,
+    check_sign_in,
+    directory_sign_in,
+    end_session_of,
+    is_local_user,
+    recent_failures,
+)
 from gateway.console.web import PREFIX, Page, page, signed_in
+
+log = logging.getLogger("gateway.console.auth")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -36,11 +52,26 @@ async def login(current: Annotated[Page, Depends(page)]) -> Response:
         audit.record(engine, name or "-", "sign-in", result=audit.REFUSED, detail="throttled", client=current.client)
         current.console.metrics.sign_in_failures.inc()
         return current.render("login.html", status=429, error=current.t("throttled"), username=name)
-    user = check_sign_in(engine, name, password)
+    user: ConsoleAccount | None = None
+    reason = "wrong name or password"
+    ldap = current.state.settings.console_ldap
+    if not ldap.enabled or is_local_user(engine, name) or is_local_user(engine, name.casefold()):
+        user = check_sign_in(engine, name, password)
+    else:
+        try:
+            verdict = await run_in_threadpool(Directory(ldap).authenticate, name, password)
+        except DirectoryError as exc:
+            log.warning("directory sign-in of %s not possible: %s", name, exc)
+            audit.record(engine, name or "-", "sign-in", result=audit.REFUSED, detail=str(exc), client=current.client)
+            return current.render("login.html", status=503, error=current.t("directory_unreachable"), username=name)
+        reason = verdict.reason
+        if verdict.user is not None:
+            found = verdict.user
+            # directory names are case-insensitive (uid, sAMAccountName): one record however it was typed
+            user = directory_sign_in(engine, name.casefold(), found.role, found.participant, found.email)
+            reason = "a local user has this name" if user is None else reason
     if user is None:
-        audit.record(
-            engine, name or "-", "sign-in", result=audit.FAILED, detail="wrong name or password", client=current.client
-        )
+        audit.record(engine, name or "-", "sign-in", result=audit.FAILED, detail=reason, client=current.client)
         current.console.metrics.sign_in_failures.inc()
         return current.render("login.html", status=401, error=current.t("sign_in_failed"), username=name)
     current.session = new_session()  # a fresh CSRF token: no session fixation

@@ -6,8 +6,9 @@ Every visitor gets a session -- before signing in it has only a CSRF token, so t
 protected too. Signing in replaces the token (no fixation). The cookie expires with the setting
 ``console.session_seconds``; the signature's timestamp is checked as well, so a copied cookie dies too.
 A signed cookie alone cannot be revoked, so every request also checks uid and generation against
-``console_user`` (:func:`gateway.console.users.session_account`): sign-out, removal, a new role or
-password end the session at once, and a removed user's cookie never names a later user.
+``console_user`` (:func:`gateway.console.users.current_account`): sign-out, removal, a new role or
+password end the session at once, and a removed user's cookie never names a later user. A directory
+user's session also ends when the directory, asked again, no longer admits the user.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ from gateway.console.health import AdapterHealthCache
 from gateway.console.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, label, phrase, pick_language, translate
 from gateway.console.metrics import ConsoleMetrics
 from gateway.console.session import SessionCodec, SessionData, new_session
-from gateway.console.users import ConsoleAccount, session_account
+from gateway.console.users import ConsoleAccount, current_account
 from gateway.pipeline.context import PipelineContext
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -304,7 +304,7 @@ def page(request: Request) -> Page:
     session = console.codec.load(request)
     user = None
     if session.user_uid is not None:
-        user = session_account(state.engine, session.user_uid, session.generation)
+        user = current_account(state.engine, state.settings, session.user_uid, session.generation)
         if user is None:  # ended: signed out, removed, new role or password -- forget it, keep nothing of it
             session = new_session()
     return Page(request, state, console, session, user, pick_language(request))

@@ -391,6 +391,17 @@ class ConsoleUser(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # -- added by revision 0009 (directory sign-in and alerts) --
+    source: str = Field(
+        default="local",
+        max_length=16,
+        sa_column_kwargs={"server_default": "local"},
+        description="local (password kept here) or ldap (the directory decides; no password kept).",
+    )
+    email: str | None = Field(default=None, max_length=320, description="Where the user's alerts go.")
+    directory_checked_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="When the directory last confirmed a directory user."
+    )
 
 
 class AuditEntry(SQLModel, table=True):
@@ -503,3 +514,66 @@ class RollupProcessWait(SQLModel, table=True):
     since: datetime = Field(sa_type=UTCDateTime)
     sender_id: str = Field(max_length=XOEV_ID_LENGTH)
     recipient_id: str = Field(max_length=XOEV_ID_LENGTH)
+# -- added by revision 0009 (directory sign-in and alerts) --
+
+
+class AlertRun(SQLModel, table=True):
+    """The alert run's cursor and lease: one row, so that of several processes one collects at a time.
+
+    ``last_event_id`` is the newest ``message_event`` whose failure was turned into alert items; it moves
+    in the transaction that writes those items, so a restart neither repeats nor loses them.
+    """
+
+    __tablename__ = "alert_run"
+
+    name: str = Field(primary_key=True, max_length=32)
+    last_event_id: int = Field(default=0, sa_type=sa.BigInteger)
+    lease_owner: str | None = Field(default=None, max_length=WORKER_ID_LENGTH)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AlertItem(SQLModel, table=True):
+    """One thing worth telling somebody: a failed message, a passed deadline, a peer down, a certificate expiring.
+
+    ``participant`` is whose it is (a participant admin receives only its own); None for the gateway's
+    (peers, adapters' participant is set). Items are sent in digests and pruned after they were sent.
+    """
+
+    __tablename__ = "alert_item"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    kind: str = Field(max_length=32, description="failed, dead-lettered, overdue, peer-down, adapter-down, cert")
+    participant: str | None = Field(default=None, max_length=XOEV_ID_LENGTH, index=True)
+    subject: str = Field(max_length=2048, description="The message id, process id, peer, adapter or fingerprint.")
+    detail: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class AlertCondition(SQLModel, table=True):
+    """A standing condition already alerted (a process overdue, a peer down, a certificate expiring).
+
+    It is alerted once while it lasts; when it is gone the row is removed, so it is alerted again if it
+    comes back.
+    """
+
+    __tablename__ = "alert_condition"
+
+    key: str = Field(primary_key=True, max_length=512)
+    kind: str = Field(max_length=32)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AlertRecipient(SQLModel, table=True):
+    """How far one recipient (an e-mail address or a webhook) has been told: a cursor over ``alert_item``.
+
+    A digest that could not be sent leaves the cursor where it was, so the next run sends it again with
+    whatever happened since: nothing is lost while a mail server is down.
+    """
+
+    __tablename__ = "alert_recipient"
+
+    address: str = Field(primary_key=True, max_length=2048, description="mail:<address> or webhook:<url>")
+    last_item_id: int = Field(default=0, sa_type=sa.BigInteger)
+    last_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
