@@ -86,8 +86,8 @@ def xsd_validation(*, quick: bool = False, version: str = "3.0.0") -> dict[str, 
     from lxml import etree
 
     from gateway.config import Settings
+    from gateway.samples.generate import generate_message
     from gateway.xoev.build import build
-    from gateway.xoev.generate import generate_message
     from gateway.xoev.schemas.registry import SchemaRegistry
 
     settings = Settings()

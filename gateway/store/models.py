@@ -514,6 +514,8 @@ class RollupProcessWait(SQLModel, table=True):
     since: datetime = Field(sa_type=UTCDateTime)
     sender_id: str = Field(max_length=XOEV_ID_LENGTH)
     recipient_id: str = Field(max_length=XOEV_ID_LENGTH)
+
+
 # -- added by revision 0009 (directory sign-in and alerts) --
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.intake import submit
+from gateway.samples.generate import generate_to
 from gateway.store.models import SignaturePolicy
-from gateway.xoev.generate import generate_to
 from tests.pipeline.factories import GOTHA, directory_entry
 
 
