@@ -266,8 +266,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dash_state_dead_lettered": ("dead-lettered", "unzustellbar"),
     "dash_state_cancelled": ("cancelled", "abgebrochen"),
     # detail
-    "d_kopf_sender": ("Absender (Kopf)", "Absender (Kopf)"),
-    "d_kopf_recipient": ("Empfänger (Kopf)", "Empfänger (Kopf)"),
+    "d_kopf_sender": ("Sender (Absender in the Kopf)", "Absender (Kopf)"),
+    "d_kopf_recipient": ("Recipient (Empfänger in the Kopf)", "Empfänger (Kopf)"),
     "d_kopf_created": ("Created by the sender", "Erstellt beim Absender"),
     "d_kopf_system": ("Sending system", "Sendendes System"),
     "d_kopf_receipt": ("Receipt requested", "Empfangsbestätigung angefordert"),
