@@ -11,9 +11,9 @@ import uuid
 from sqlmodel import Session, col, select
 
 from gateway.pipeline.intake import submit as intake
+from gateway.pipeline.lifecycle import transition
 from gateway.pipeline.worker import Worker
 from gateway.store.models import Direction, Message, MessageState
-from gateway.store.queue import transition
 from gateway.xoev.build import build_receipt, serialize
 from gateway.xoev.parsing.parse import parse_message
 from gateway.xoev.parsing.safe_xml import parse_xml

@@ -45,7 +45,7 @@ def test_an_aussonderung_is_a_timeline_with_the_awaited_answer_and_its_deadline(
     assert "Landesarchiv Thüringen" in html
     assert "{" not in re.sub(r"<[^>]+>", "", html.split('id="process"')[1].split("</ol>")[0])  # no raw JSON
     assert "<pre" not in html
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         offered = admin.get(f"/console/messages/{ids['0501']}").text
     tree = offered.split('id="records">')[1].split("</section>")[0]
     assert "<details" in tree and "<summary>" in tree and "Akte" in tree and "Dokument" in tree
@@ -59,7 +59,7 @@ def test_an_overdue_answer_is_highlighted(gateway: Gateway) -> None:
         appraisal.created_at = utcnow() - timedelta(days=40)
         session.add(appraisal)
         session.commit()
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         html = admin.get(f"/console/messages/{ids['0501']}").text
     assert ("0503", "overdue") in _steps(html)
     assert "deadline-overdue" in html and 'class="badge bad">overdue' in html
@@ -70,7 +70,7 @@ def test_a_message_refused_as_invalid_shows_its_report_as_rule_place_message(gat
     _, data = offer(902)
     broken = data.replace(b"</xdomea:Kopf>", b"<xdomea:Unbekannt>x</xdomea:Unbekannt></xdomea:Kopf>", 1)
     refuse_as_invalid(gateway, target, broken)
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         html = admin.get(f"/console/messages/{target}").text
     table = html.split('id="findings"')[1].split("</table>")[0]
     rows = re.findall(r"<tr class=\"f-(\w+)\">(.*?)</tr>", table, re.S)
@@ -95,11 +95,11 @@ def test_the_other_party_sees_the_timeline_but_no_internals(gateway: Gateway) ->
 
     ids = aussonderung_until_appraisal(gateway, 903)
     add_user(gateway.ctx.engine, "archive-admin", PASSWORD, ConsoleRole.PARTICIPANT_ADMIN, ARCHIVE)
-    with sign_in(gateway, "archive-admin") as archive:
+    with sign_in(gateway, "archive-admin", headers={"Accept-Language": "en"}) as archive:
         html = archive.get(f"/console/messages/{ids['0501']}").text
     assert 'id="process"' in html and ("0502", "done") in _steps(html)
     assert 'id="history"' not in html and "more-attempts" not in html
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         own = admin.get(f"/console/messages/{ids['0501']}").text
     assert 'id="history"' in own and "more-attempts" in own
 
@@ -116,7 +116,7 @@ def test_the_pages_show_no_untranslated_key_in_either_language(gateway: Gateway)
         "/console/participants/psw:16077000?kind=cmis",
         "/console/participants/new",
     ]
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         for lang in ("de", "en"):
             for path in paths:
                 page = admin.get(path, headers={"Accept-Language": lang})
@@ -136,7 +136,7 @@ def test_a_package_refused_as_invalid_is_checked_again_under_its_own_name(gatewa
     xml_name = next(n for n in entries if n.endswith(".xml") and "/" not in n)
     entries[xml_name] = entries[xml_name].replace(b"</xdomea:Kopf>", b"<xdomea:Falsch/></xdomea:Kopf>", 1)
     refuse_as_invalid(gateway, target, zip_bytes(entries))
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         html = admin.get(f"/console/messages/{target}").text
     table = html.split('id="findings"')[1].split("</table>")[0]
     assert "Falsch" in table and "XGW-NAME" not in table

@@ -77,7 +77,7 @@ def _pem(days: int, name: str) -> str:
 
 def test_a_participant_form_with_mistakes_changes_nothing_and_names_each_field(gateway: Gateway) -> None:
     before = _row(gateway)
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         form = _participant_form(admin, name="", route="xta", endpoint="")
         del form["v-3.0.0"], form["v-4.0.0"]
         form["v-none"] = ""  # every version unticked
@@ -93,7 +93,7 @@ def test_a_participant_form_with_mistakes_changes_nothing_and_names_each_field(g
 
 
 def test_a_participant_form_saves_every_field_and_keeps_the_adapter(gateway: Gateway) -> None:
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         admin.post(
             f"{PAGE}/adapter",
             data={"csrf": csrf_of(admin.get(PAGE).text), "kind": "hotfolder", "a-path": "/srv/dms/abg"},
@@ -120,7 +120,7 @@ def test_a_participant_form_saves_every_field_and_keeps_the_adapter(gateway: Gat
 
 
 def test_the_saved_values_are_those_of_the_form(gateway: Gateway) -> None:
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         form = _participant_form(admin, sender_identification="kennung", receipts_technical="gateway")
         assert admin.post(PAGE, data=form).status_code == 303
         row = _row(gateway)
@@ -131,7 +131,7 @@ def test_the_saved_values_are_those_of_the_form(gateway: Gateway) -> None:
 
 def test_the_adapter_form_is_made_from_the_kinds_model_and_checked_by_it(gateway: Gateway) -> None:
     before = _row(gateway)
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         page = admin.get(PAGE, params={"kind": "hotfolder"}).text
         for field in ("f-path", "f-url", "f-poll_interval", "f-per_type", "f-transfer_dirs", "f-file_mode"):
             assert f'id="{field}"' in page, field
@@ -193,7 +193,7 @@ def test_the_adapter_form_is_made_from_the_kinds_model_and_checked_by_it(gateway
 
 def test_certificates_are_pinned_from_pem_listed_with_days_left_and_ended(gateway: Gateway) -> None:
     soon, later = _pem(10, "Soon"), _pem(400, "Later")
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         csrf = csrf_of(admin.get(PAGE).text)
         garbage = admin.post(f"{PAGE}/certificates", data={"csrf": csrf, "pem": "-----BEGIN CERTIFICATE-----\nxx"})
         assert garbage.status_code == 400 and "not a PEM certificate" in _field_error(garbage.text, "cert-pem")
@@ -240,7 +240,7 @@ def test_only_gateway_admins_edit_and_a_refusal_is_audited(gateway: Gateway) -> 
         assert abg.post(f"{PAGE}/adapter", data={"csrf": csrf, "kind": "hotfolder", "a-path": "/x"}).status_code == 403
         assert abg.post(f"{PAGE}/certificates", data={"csrf": csrf, "pem": _pem(5, "x")}).status_code == 403
         assert abg.post(f"/console/participants/{GOTHA}/adapter", data={"csrf": csrf, "kind": ""}).status_code == 404
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         forged = admin.post(f"{PAGE}/adapter", data={"csrf": "x" * 43, "kind": ""})
         assert forged.status_code == 403
     assert _row(gateway) == before
@@ -249,7 +249,7 @@ def test_only_gateway_admins_edit_and_a_refusal_is_audited(gateway: Gateway) -> 
 
 
 def test_a_new_participant_is_created_from_the_form_and_an_identifier_in_use_is_refused(gateway: Gateway) -> None:
-    with sign_in(gateway, "root") as admin:
+    with sign_in(gateway, "root", headers={"Accept-Language": "en"}) as admin:
         page = admin.get("/console/participants/new")
         assert page.status_code == 200 and 'id="p-id"' in page.text
         csrf = csrf_of(page.text)

@@ -91,7 +91,7 @@ class Job:
         """The directory entry, read once per job (a changed route applies from the next message on)."""
         if xoev_id not in self._participants:
             row = directory.participant(self.session, xoev_id)
-            if row is not None:
+            if row is not None and row in self.session:  # the directory cache hands out detached copies
                 self.session.expunge(row)
             self._participants[xoev_id] = row
         return self._participants[xoev_id]
