@@ -106,9 +106,21 @@ def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the database file owner-only before SQLite does (it copies the mode to -wal and -shm)."""
+    """Create the database file owner-only before SQLite does (it copies the mode to -wal and -shm).
+
+    An existing file is never opened: closing any descriptor of a file drops every POSIX lock this process
+    holds on it, the locks of its open SQLite connections included (https://sqlite.org/howtocorrupt.html,
+    2.2). A second engine on a database this process already uses (a server and its in-process worker) then
+    left the first engine's connections unlocked; another process closing its last connection could check-
+    point and delete the WAL under them, and what they committed afterwards went into a deleted file:
+    invisible to every other process and lost at the next restart (seen as a message a gateway had answered
+    but that its own database never showed).
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
     os.close(fd)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -118,3 +120,36 @@ def test_engine_is_usable_from_threads(engine: Engine) -> None:
     for thread in threads:
         thread.join()
     assert results == [0, 0, 0, 0]
+
+
+def test_a_second_engine_keeps_the_first_engines_locks(tmp_path: Path) -> None:
+    """A server and its in-process worker open two engines on one SQLite file; other processes read it.
+
+    Opening and closing the file for the second engine used to drop the first engine's POSIX locks; another
+    process's reader then believed it was the last connection, checkpointed and deleted the WAL, and what the
+    first engine committed afterwards was invisible to every other process (or failed with "disk I/O error").
+    """
+    path = tmp_path / "gateway.db"
+    first = create_engine(f"sqlite:///{path}")
+    try:
+        with first.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        with first.connect() as connection:  # a pooled connection stays open, as in a running server
+            assert connection.exec_driver_sql("SELECT COUNT(*) FROM t").scalar() == 1
+        create_engine(f"sqlite:///{path}").dispose()  # the worker's engine on the same file
+
+        def seen_elsewhere() -> int:
+            query = "print(c.execute('SELECT COUNT(*) FROM t').fetchone()[0]); c.close()"
+            script = f"import sqlite3; c = sqlite3.connect({str(path)!r}); {query}"
+            done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            return int(done.stdout)
+
+        assert seen_elsewhere() == 1
+        for rows in range(2, 6):
+            with first.begin() as connection:
+                connection.exec_driver_sql(f"INSERT INTO t VALUES ({rows})")
+            assert seen_elsewhere() == rows
+            assert path.with_name("gateway.db-wal").exists()
+    finally:
+        first.dispose()
