@@ -270,7 +270,7 @@ class Node:
             self.process.wait(timeout=10)
 
     def log_tail(self, chars: int = 4000) -> str:
-        logs = sorted(self.folder.glob("serve-*.log"))
+        logs = sorted(self.folder.glob("serve-*.log"), key=lambda log: int(log.stem.removeprefix("serve-")))
         return logs[-1].read_text(errors="replace")[-chars:] if logs else ""
 
     # -- clients -----------------------------------------------------------------------------------------
