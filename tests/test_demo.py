@@ -414,6 +414,14 @@ def test_a_fresh_demo_logs_no_warning(demo: Demo) -> None:
     assert demo.problems() == [], demo.problems()
 
 
+def test_the_start_up_log_has_no_library_chatter(demo: Demo) -> None:
+    """The first lines a newcomer reads are the gateway's own: migrations, then the worker and the server."""
+    _wait_for("the server", lambda: [e for e in demo.log if "serving on" in e.get("msg", "")])
+    chatter = [e["msg"] for e in demo.log if e.get("logger") == "alembic.runtime.plugins"]
+    assert chatter == []
+    assert any(e.get("logger") == "alembic.runtime.migration" for e in demo.log)  # what changed is still told
+
+
 def test_a_port_in_use_is_the_first_and_only_error(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()

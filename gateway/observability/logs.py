@@ -19,6 +19,10 @@ from typing import Any
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("xgw_request_id", default=None)
 
+# Libraries whose INFO lines say nothing an operator can act on: alembic 1.16+ announces each of its
+# autogenerate plugins at every start, seven lines before the gateway's first word.
+_QUIET_LOGGERS = {"alembic.runtime.plugins": logging.WARNING}
+
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime", "taskName", "color_message"}
 )
@@ -57,4 +61,7 @@ def configure_json_logging(level: int | str = logging.INFO, *, logger: str | Non
     target.setLevel(level.upper() if isinstance(level, str) else level)
     if logger is not None:
         target.propagate = False
+    else:
+        for name, quiet_level in _QUIET_LOGGERS.items():
+            logging.getLogger(name).setLevel(quiet_level)
     return target
