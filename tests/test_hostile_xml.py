@@ -7,6 +7,8 @@ to make the parser allocate a lot.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -259,3 +261,23 @@ def test_code_list_catches_what_the_schema_lets_through(validator: Validator) ->
     report = validator.validate_xml_bytes(src.replace(old, old.replace(b">003<", b">042<"), 1)).report
     assert [f.rule for f in report.errors] == ["XGW-CODE-001"], report.to_text()
     assert (report.errors[0].location.xpath or "").endswith("xdomea:Geheimhaltungsgrad/code")
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [b" " * 64, b"\n\t" * 40, b"<?pi?>" * 64, b"<!---->" * 64, b"<!--" + b"<!---->" * 64, b"<?x?> <!-- -->" * 40],
+    ids=["spaces", "line breaks", "PIs", "comments", "unclosed comment", "mixed"],
+)
+def test_doctype_probe_takes_linear_time_on_a_long_prolog(prolog: bytes) -> None:
+    """The DOCTYPE probe once tried every split of the prolog: 30 spaces before the root took a minute.
+
+    Run in a child process so that a regression fails on the timeout instead of hanging the suite; the
+    probe itself takes microseconds.
+    """
+    code = (
+        "import sys; from gateway.xoev.parsing.safe_xml import has_doctype; "
+        "d = sys.stdin.buffer.read(); print(has_doctype(d + b'<r/>'), has_doctype(d + b'<!DOCTYPE r><r/>'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], input=prolog, capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().split() == ["False", "True"]
