@@ -72,22 +72,25 @@ def enveloped_signature(root: etree._Element) -> etree._Element | None:
     return None
 
 
-def strip_signature(tree: etree._ElementTree) -> etree._ElementTree:
+def strip_signature(tree: etree._ElementTree, *, in_place: bool = False) -> etree._ElementTree:
     """A copy of ``tree`` without its enveloped signature, for XSD validation and everything after it.
 
     Only the signature in the enveloped position is removed; a ``ds:Signature`` anywhere else stays, so
     that schema validation still reports it. The signature's tail text is kept, exactly as the enveloped
-    transform does, so that the result is the content that was signed.
+    transform does, so that the result is the content that was signed. With ``in_place`` (a caller that
+    owns ``tree``, e.g. one it has just parsed) the signature is removed from ``tree`` itself and no copy
+    of the message is made.
     """
-    copy = deepcopy(tree)
+    copy = tree if in_place else deepcopy(tree)
     root = copy.getroot()
     signature = enveloped_signature(root)
     if signature is not None:
-        _remove_keeping_tail(signature)
+        remove_keeping_tail(signature)
     return copy
 
 
-def _remove_keeping_tail(element: etree._Element) -> None:
+def remove_keeping_tail(element: etree._Element) -> None:
+    """Remove ``element`` from its parent, leaving its tail text in the tree (the enveloped transform)."""
     parent = element.getparent()
     assert parent is not None
     tail = element.tail
