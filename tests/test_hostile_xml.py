@@ -79,6 +79,14 @@ def _long_text(_: Path) -> bytes:
     return b"<r>" + "ü".encode() * 5000 + b"</r>"
 
 
+def _long_text_single_byte(_: Path) -> bytes:
+    """5,000 euro signs: one byte each in windows-1252, three in UTF-8 (15,000 bytes against a 14,000 limit).
+
+    The text probe is skipped only when three times the input fits the limit; were it two, this would pass.
+    """
+    return b'<?xml version="1.0" encoding="windows-1252"?><r>' + b"\x80" * 5000 + b"</r>"
+
+
 def _wrong_namespace(_: Path) -> bytes:
     return GOOD.replace(NS.encode(), b"urn:example:not-xdomea")
 
@@ -122,6 +130,7 @@ CORPUS: list[tuple[str, Callable[[Path], bytes], dict[str, int], str]] = [
     ("too-many-elements", _many_elements, {"max_xml_elements": 1000}, "XGW-XML-005"),
     ("huge-text-node", _huge_text, {"max_xml_bytes": 64 * 1024 * 1024}, "XGW-XML-006"),
     ("long-text-setting", _long_text, {"max_text_bytes": 4000}, "XGW-XML-006"),
+    ("long-text-single-byte-encoding", _long_text_single_byte, {"max_text_bytes": 14_000}, "XGW-XML-006"),
     ("too-large", _huge_text, {"max_xml_bytes": 1024 * 1024}, "XGW-IN-003"),
     ("wrong-namespace", _wrong_namespace, {}, "XGW-NS-001"),
     ("not-xdomea", lambda _: b"<html><body>hello</body></html>", {}, "XGW-NS-001"),

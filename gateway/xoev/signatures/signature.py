@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from copy import deepcopy
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -103,8 +104,13 @@ def remove_keeping_tail(element: etree._Element) -> None:
     parent.remove(element)
 
 
+@lru_cache(maxsize=1024)
 def certificate_fingerprint(certificate: x509.Certificate) -> str:
-    """SHA-256 over the DER certificate, lower-case hex: how the directory pins a certificate."""
+    """SHA-256 over the DER certificate, lower-case hex: how the directory pins a certificate.
+
+    Cached (certificates compare and hash by their DER bytes): a verification asks for the fingerprints of
+    the signer and of every pin of the sender, four to six times per message before the cache.
+    """
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 

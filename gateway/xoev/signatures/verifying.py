@@ -27,6 +27,7 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -387,6 +388,7 @@ def _check_period(certificate: x509.Certificate, pinned_until: dt.datetime | Non
         )
 
 
+@lru_cache(maxsize=1024)
 def _is_ca(certificate: x509.Certificate) -> bool:
     try:
         return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -394,7 +396,10 @@ def _is_ca(certificate: x509.Certificate) -> bool:
         return False
 
 
+@lru_cache(maxsize=1024)
 def _is_self_signed(certificate: x509.Certificate) -> bool:
+    """Issued by itself, its own signature checked: a property of the DER bytes, so cached per certificate
+    (the check is a public-key operation, as costly as verifying the message's signature)."""
     if certificate.issuer != certificate.subject:
         return False
     try:
