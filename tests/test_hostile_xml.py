@@ -128,6 +128,13 @@ CORPUS: list[tuple[str, Callable[[Path], bytes], dict[str, int], str]] = [
     ("deep-nesting-libxml2-cap", _deep(5000), {}, "XGW-XML-004"),
     ("deep-nesting-setting", _deep(60), {"max_xml_depth": 50}, "XGW-XML-004"),
     ("too-many-elements", _many_elements, {"max_xml_elements": 1000}, "XGW-XML-005"),
+    # 1,001 elements of four bytes each against a limit of 1,000: the count may be skipped only below that
+    (
+        "too-many-smallest-elements",
+        lambda _: b"<r>" + b"<e/>" * 1000 + b"</r>",
+        {"max_xml_elements": 1000},
+        "XGW-XML-005",
+    ),
     ("huge-text-node", _huge_text, {"max_xml_bytes": 64 * 1024 * 1024}, "XGW-XML-006"),
     ("long-text-setting", _long_text, {"max_text_bytes": 4000}, "XGW-XML-006"),
     ("long-text-single-byte-encoding", _long_text_single_byte, {"max_text_bytes": 14_000}, "XGW-XML-006"),
