@@ -36,6 +36,7 @@ from gateway.xoev.signatures.verifying import (
     TrustDirectory,
     VerificationStatus,
     check_signature_value,
+    verify_message,
     verify_tree,
 )
 from tests.signature.pki import SENDER, Identity, Pki
@@ -307,3 +308,17 @@ def test_in_place_verification_strips_the_callers_tree_and_a_copy_does_not(
     refused = verify_tree(refused_tree, SENDER, directory, in_place=True)
     assert refused.reason is SignatureReason.TAMPERED
     assert etree.tostring(refused_tree) == before, "a refused tree is never changed"
+
+
+def test_a_document_c14n_cannot_render_is_malformed_not_a_crash(
+    pki: Pki, directory: TrustDirectory, message: bytes
+) -> None:
+    """A relative namespace URI makes lxml's C14N fail; signxml let that error escape the verifier."""
+    signed = etree.tostring(ours(message, pki.sender_rsa))
+    start = signed.index(b"<xdomea:", 0)
+    hostile = signed[:start] + signed[start:].replace(b" ", b' xmlns:rel="relative" ', 1)
+    root = etree.fromstring(hostile)
+    assert signxml_says(root, pki.sender_rsa.certificate) == "malformed"
+    result = verify_message(hostile, SENDER, directory, limits=LIMITS)
+    assert result.reason is SignatureReason.MALFORMED
+    assert result.finding is not None and result.finding.rule == "XGW-SIG-010"

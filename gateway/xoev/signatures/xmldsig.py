@@ -22,7 +22,8 @@ one C14N transform, allowed algorithms), and keeps every check signxml made on t
   it) with the signature removed and its tail text kept, canonicalised by the reference's C14N transform,
   or inclusive C14N without comments when the reference names none.
 
-Anything signxml crashed on (two C14N transforms, base64 garbage) is now a clean ``malformed`` refusal.
+Anything signxml crashed on (two C14N transforms, a relative namespace URI that C14N cannot render) is now
+a clean ``malformed`` refusal.
 Every outcome is a :class:`SignatureProblem` naming the reason; the caller turns it into a finding.
 """
 
@@ -117,13 +118,16 @@ def _b64(text: str | None, what: str) -> bytes:
 
 def _c14n(element: etree._Element, algorithm: str, prefixes: list[str] | None) -> bytes:
     exclusive = algorithm.startswith(EC_NS)
-    return etree.tostring(
-        element,
-        method="c14n",
-        exclusive=exclusive,
-        with_comments=algorithm.endswith("#WithComments"),
-        inclusive_ns_prefixes=prefixes if exclusive else None,
-    )
+    try:
+        return etree.tostring(
+            element,
+            method="c14n",
+            exclusive=exclusive,
+            with_comments=algorithm.endswith("#WithComments"),
+            inclusive_ns_prefixes=prefixes if exclusive else None,
+        )
+    except etree.C14NError as exc:  # e.g. a relative namespace URI, which C14N does not define
+        raise SignatureProblem("malformed", f"the document cannot be canonicalised: {exc}") from None
 
 
 def _prefix_list(method: etree._Element) -> list[str] | None:
