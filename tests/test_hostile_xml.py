@@ -7,6 +7,8 @@ to make the parser allocate a lot.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +79,14 @@ def _long_text(_: Path) -> bytes:
     return b"<r>" + "ü".encode() * 5000 + b"</r>"
 
 
+def _long_text_single_byte(_: Path) -> bytes:
+    """5,000 euro signs: one byte each in windows-1252, three in UTF-8 (15,000 bytes against a 14,000 limit).
+
+    The text probe is skipped only when three times the input fits the limit; were it two, this would pass.
+    """
+    return b'<?xml version="1.0" encoding="windows-1252"?><r>' + b"\x80" * 5000 + b"</r>"
+
+
 def _wrong_namespace(_: Path) -> bytes:
     return GOOD.replace(NS.encode(), b"urn:example:not-xdomea")
 
@@ -118,8 +128,16 @@ CORPUS: list[tuple[str, Callable[[Path], bytes], dict[str, int], str]] = [
     ("deep-nesting-libxml2-cap", _deep(5000), {}, "XGW-XML-004"),
     ("deep-nesting-setting", _deep(60), {"max_xml_depth": 50}, "XGW-XML-004"),
     ("too-many-elements", _many_elements, {"max_xml_elements": 1000}, "XGW-XML-005"),
+    # 1,001 elements of four bytes each against a limit of 1,000: the count may be skipped only below that
+    (
+        "too-many-smallest-elements",
+        lambda _: b"<r>" + b"<e/>" * 1000 + b"</r>",
+        {"max_xml_elements": 1000},
+        "XGW-XML-005",
+    ),
     ("huge-text-node", _huge_text, {"max_xml_bytes": 64 * 1024 * 1024}, "XGW-XML-006"),
     ("long-text-setting", _long_text, {"max_text_bytes": 4000}, "XGW-XML-006"),
+    ("long-text-single-byte-encoding", _long_text_single_byte, {"max_text_bytes": 14_000}, "XGW-XML-006"),
     ("too-large", _huge_text, {"max_xml_bytes": 1024 * 1024}, "XGW-IN-003"),
     ("wrong-namespace", _wrong_namespace, {}, "XGW-NS-001"),
     ("not-xdomea", lambda _: b"<html><body>hello</body></html>", {}, "XGW-NS-001"),
@@ -259,3 +277,23 @@ def test_code_list_catches_what_the_schema_lets_through(validator: Validator) ->
     report = validator.validate_xml_bytes(src.replace(old, old.replace(b">003<", b">042<"), 1)).report
     assert [f.rule for f in report.errors] == ["XGW-CODE-001"], report.to_text()
     assert (report.errors[0].location.xpath or "").endswith("xdomea:Geheimhaltungsgrad/code")
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [b" " * 64, b"\n\t" * 40, b"<?pi?>" * 64, b"<!---->" * 64, b"<!--" + b"<!---->" * 64, b"<?x?> <!-- -->" * 40],
+    ids=["spaces", "line breaks", "PIs", "comments", "unclosed comment", "mixed"],
+)
+def test_doctype_probe_takes_linear_time_on_a_long_prolog(prolog: bytes) -> None:
+    """The DOCTYPE probe once tried every split of the prolog: 30 spaces before the root took a minute.
+
+    Run in a child process so that a regression fails on the timeout instead of hanging the suite; the
+    probe itself takes microseconds.
+    """
+    code = (
+        "import sys; from gateway.xoev.parsing.safe_xml import has_doctype; "
+        "d = sys.stdin.buffer.read(); print(has_doctype(d + b'<r/>'), has_doctype(d + b'<!DOCTYPE r><r/>'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], input=prolog, capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().split() == ["False", "True"]

@@ -135,3 +135,18 @@ def test_code_lists_loaded_per_version(registry: SchemaRegistry) -> None:
     assert nt.codes["0503"] == "Aussonderung.Aussonderung"
     assert registry.code_list("4.0.0", "urn:xoev-de:xdomea:codeliste:nachrichtentyp", "3.0") is not None
     assert registry.code_lists("3.1.0").lists == {}
+
+
+def test_code_list_memo_is_bounded_against_made_up_lists() -> None:
+    """listURI and listVersionID come from messages; made-up lists must not grow the memo without end."""
+    registry = SchemaRegistry.from_settings(Settings(schema_dir=SHARED))
+    known = next(iter(registry.code_lists("3.0.0").lists.values()))
+    for n in range(3 * SchemaRegistry.MEMO_LIMIT):
+        assert registry.code_set("3.0.0", f"urn:example:made-up:{n}", "1.0") is None
+        assert registry.code_name("3.0.0", f"urn:example:made-up:{n}", "1.0", "001") is None
+    assert len(registry._code_sets) <= SchemaRegistry.MEMO_LIMIT
+    assert len(registry._found_lists) <= SchemaRegistry.MEMO_LIMIT
+    # a full memo still answers, from the bundle
+    assert registry.code_set("3.0.0", known.uri, known.version) == frozenset(known.codes)
+    code, name = next(iter(known.codes.items()))
+    assert registry.code_name("3.0.0", known.uri, known.version, code) == name

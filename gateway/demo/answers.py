@@ -46,7 +46,7 @@ def read_message(path: Path, registry: SchemaRegistry, settings: Settings) -> Me
         first = result.report.errors[0].message if result.report.errors else "unreadable"
         raise AnswerError(f"{path}: not an xdomea message ({first})")
     try:
-        return parse_message(strip_signature(result.tree))
+        return parse_message(strip_signature(result.tree, in_place=True))
     except NotXdomea as exc:
         raise AnswerError(f"{path}: {exc}") from None
 

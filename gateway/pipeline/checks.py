@@ -91,6 +91,7 @@ def check_file(
     if size > validator.limits.max_xml_bytes:
         report.add(finding("XGW-IN-003", Location(file=shown), size=size, limit=validator.limits.max_xml_bytes))
         return Checked(kind, report)
+    owned = tree is None  # a tree parsed here may lose its signature in place; a caller's is copied
     if tree is None:
         data = path.read_bytes()
         try:
@@ -102,7 +103,7 @@ def check_file(
     checked = Checked(kind, report, model)
     if find_signatures(tree.getroot()) or mode is SignatureMode.POLICY:
         claimed = model.kopf.sender.xoev_identifier if model and model.kopf.sender else None
-        verification = verify_tree(tree, claimed or sender or "?", directory, source=shown)
+        verification = verify_tree(tree, claimed or sender or "?", directory, source=shown, in_place=owned)
         if not verification.ok:
             if verification.finding is not None:
                 report.add(verification.finding)

@@ -491,7 +491,7 @@ def model_of(data: bytes) -> XdomeaMessage:
             names = [n for n in package.namelist() if "/" not in n and n.endswith(".xml")]
             assert len(names) == 1, names
             data = package.read(names[0])
-    return parse_message(strip_signature(parse_xml(data, Settings().limits)))
+    return parse_message(strip_signature(parse_xml(data, Settings().limits), in_place=True))
 
 
 def party(xoev_id: str) -> PartyId:

@@ -151,3 +151,15 @@ def test_comments_keep_their_characters(pki: Pki) -> None:
     signed = sign_message(data, pki.sender_rsa.key, pki.sender_rsa.chain, limits=LIMITS)
     assert "geh\u00f6rt -->".encode() in signed
     assert b"&#246;" not in signed
+
+
+def test_strip_signature_in_place_changes_the_callers_tree_and_a_copy_does_not(pki: Pki) -> None:
+    tree = etree.ElementTree(etree.fromstring(b"<r><a>1</a>\n  <b/>\n</r>"))
+    signed = sign_tree(tree, pki.sender_rsa.key, pki.sender_rsa.chain)
+    before = etree.tostring(signed)
+    copied = strip_signature(signed)
+    assert copied is not signed and etree.tostring(signed) == before
+    stripped = strip_signature(signed, in_place=True)
+    assert stripped is signed
+    assert _c14n(stripped) == _c14n(copied) == _c14n(tree)
+    assert not list(signed.getroot().iter(DS_SIGNATURE))

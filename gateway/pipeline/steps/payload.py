@@ -69,7 +69,7 @@ def known(job: Job) -> Known:
             data = fh.read()
         if data.startswith(ZIP_MAGIC):
             raise Permanent("the payload is a package, but the message says XML")
-        tree = strip_signature(parse_xml(data, job.ctx.settings.limits))
+        tree = strip_signature(parse_xml(data, job.ctx.settings.limits), in_place=True)
     job.known = Known(m.payload_ref, tree, parse_message(tree))
     return job.known
 

@@ -142,6 +142,7 @@ class SchemaRegistry:
         self._schemas: dict[tuple[str, str], CompiledSchema] = {}
         self._code_lists: dict[str, CodeLists] = {}
         self._code_sets: dict[tuple[str, str, str], frozenset[str] | None] = {}
+        self._found_lists: dict[tuple[str, str, str], CodeList | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SchemaRegistry:
@@ -253,6 +254,11 @@ class SchemaRegistry:
                 self._code_lists[version] = cached
             return cached
 
+    #: How many (version, list URI, list version) look-ups are remembered. The keys come from messages
+    #: (the listURI and listVersionID attributes), so a sender could otherwise grow the memo without end
+    #: with made-up lists; real bundles hold about 50 lists per version.
+    MEMO_LIMIT = 1024
+
     def code_set(self, version: str, uri: str, list_version: str) -> frozenset[str] | None:
         """The codes of a list as a set, memoised: the validator asks this for every coded element."""
         key = (version, uri, list_version)
@@ -262,15 +268,34 @@ class SchemaRegistry:
             pass
         cl = self.code_list(version, uri, list_version)
         codes = frozenset(cl.codes) if cl is not None else None
-        self._code_sets[key] = codes
+        if len(self._code_sets) < self.MEMO_LIMIT:
+            self._code_sets[key] = codes
         return codes
+
+    def code_name(self, version: str, uri: str, list_version: str, code: str) -> str | None:
+        """The name of ``code`` in a list (its second column), or None; one memoised look-up per list."""
+        cl = self.code_list(version, uri, list_version)
+        return cl.codes.get(code) if cl is not None else None
 
     def code_list(self, version: str, uri: str, list_version: str) -> CodeList | None:
         """A code list by URI and list version: the message version's own bundle first, then any other.
 
         Code lists are versioned independently of xdomea (Medium 1.0 is the same list in 3.0.0 and
-        4.0.0), so a list missing from one version's bundle may be checked with another's copy.
+        4.0.0), so a list missing from one version's bundle may be checked with another's copy. The
+        answer is memoised (up to :attr:`MEMO_LIMIT` look-ups): 3.1.0 carries no lists of its own, so
+        every look-up for it went through every other bundle.
         """
+        key = (version, uri, list_version)
+        try:
+            return self._found_lists[key]
+        except KeyError:
+            pass
+        found = self._find_code_list(version, uri, list_version)
+        if len(self._found_lists) < self.MEMO_LIMIT:
+            self._found_lists[key] = found
+        return found
+
+    def _find_code_list(self, version: str, uri: str, list_version: str) -> CodeList | None:
         found = self.code_lists(version).get(uri, list_version)
         if found is not None:
             return found

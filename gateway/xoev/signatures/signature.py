@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from copy import deepcopy
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -72,22 +73,25 @@ def enveloped_signature(root: etree._Element) -> etree._Element | None:
     return None
 
 
-def strip_signature(tree: etree._ElementTree) -> etree._ElementTree:
+def strip_signature(tree: etree._ElementTree, *, in_place: bool = False) -> etree._ElementTree:
     """A copy of ``tree`` without its enveloped signature, for XSD validation and everything after it.
 
     Only the signature in the enveloped position is removed; a ``ds:Signature`` anywhere else stays, so
     that schema validation still reports it. The signature's tail text is kept, exactly as the enveloped
-    transform does, so that the result is the content that was signed.
+    transform does, so that the result is the content that was signed. With ``in_place`` (a caller that
+    owns ``tree``, e.g. one it has just parsed) the signature is removed from ``tree`` itself and no copy
+    of the message is made.
     """
-    copy = deepcopy(tree)
+    copy = tree if in_place else deepcopy(tree)
     root = copy.getroot()
     signature = enveloped_signature(root)
     if signature is not None:
-        _remove_keeping_tail(signature)
+        remove_keeping_tail(signature)
     return copy
 
 
-def _remove_keeping_tail(element: etree._Element) -> None:
+def remove_keeping_tail(element: etree._Element) -> None:
+    """Remove ``element`` from its parent, leaving its tail text in the tree (the enveloped transform)."""
     parent = element.getparent()
     assert parent is not None
     tail = element.tail
@@ -100,8 +104,13 @@ def _remove_keeping_tail(element: etree._Element) -> None:
     parent.remove(element)
 
 
+@lru_cache(maxsize=1024)
 def certificate_fingerprint(certificate: x509.Certificate) -> str:
-    """SHA-256 over the DER certificate, lower-case hex: how the directory pins a certificate."""
+    """SHA-256 over the DER certificate, lower-case hex: how the directory pins a certificate.
+
+    Cached (certificates compare and hash by their DER bytes): a verification asks for the fingerprints of
+    the signer and of every pin of the sender, four to six times per message before the cache.
+    """
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 

@@ -97,8 +97,15 @@ class Validator:
         report.extend(schema_findings)
         rule_findings = [
             *checks.check_header(header, element, version, self.registry, source=source),
-            *checks.check_codes(root, entry.open_code_elements, version, self.registry, source=source),
-            *checks.check_records(root, ns, self.limits.max_record_depth, source=source),
+            *checks.check_content(
+                root,
+                ns,
+                version,
+                entry.open_code_elements,
+                self.registry,
+                self.limits.max_record_depth,
+                source=source,
+            ),
         ]
         # One finding per place: where the schema already refused a value (a ProzessID pattern, an
         # enumerated code), a second error from our own rule would only repeat it.
