@@ -1,10 +1,25 @@
 """Content-addressed payload store: message bytes live in files named by their SHA-256, never in rows.
 
-A payload is written to a temporary file inside the store, hashed while it streams, fsynced and only
-then renamed to ``<root>/ab/cd/<sha256>``; the directory is fsynced too, so after ``put_stream`` returns
-the bytes survive a crash and a half-written file can never carry a valid name. Memory stays constant
-whatever the payload size. Because the name is the content, storing the same bytes twice is a no-op,
-and a database row can reference a payload by its hash alone.
+A payload is written to a temporary file inside the store, hashed while it streams, and only when it is
+committed fsynced and renamed to ``<root>/ab/cd/<sha256>``, whose directory is then fsynced too. So after
+``commit()`` (or ``put_stream``) returns the bytes survive a power cut, and a half-written file can never
+carry a valid name. Memory stays constant whatever the payload size. Because the name is the content,
+storing the same bytes twice is a no-op, and a database row can reference a payload by its hash alone.
+
+Durability, argued per fsync (issue 11 counted them: each is a few milliseconds of a small message's
+intake). A caller acknowledges a message (the 201, the XTA reply) only after ``commit()`` returned, and
+what the acknowledgement promises is that the file ``<root>/ab/cd/<sha256>`` exists with these bytes.
+That needs, durable: the file's data and inode (the fsync of the staged file, made at commit, before the
+rename, so a file can never appear under its name with data that a power cut loses); its entry in
+``cd`` (the fsync of ``cd`` after the rename); ``cd``'s entry in ``ab`` (the fsync of ``ab`` right after
+``cd`` was made, before anything is renamed into it); and ``ab``'s entry in the root (the fsync of the root
+after the store's first commit made all 256 first-level folders at once, so no later commit pays for one).
+That is 2 fsyncs when ``cd`` exists (nearly always in a store of some 100,000 payloads), 3 when it is new,
+and 1 (the folder holding the existing file, in case its writer died before syncing the entry) when
+the same content is stored already. A payload that is never committed -- refused by validation, or only
+validated (``/api/v1/validate``) -- costs no fsync at all: nothing about it is promised, and a crash
+leaves at most a stage that the next clean-up removes. The stage folders themselves are never fsynced
+for the same reason.
 
 Garbage collection is the caller's job (only the database knows which payloads are referenced); the
 store offers ``stored()``, ``delete()`` and ``collect_garbage()`` with a grace period so that a payload
@@ -109,11 +124,12 @@ def _fsync_dir(path: Path) -> None:
 class StagedPayload:
     """An upload written and hashed in the store's temporary area; see :meth:`PayloadStore.stage`."""
 
-    def __init__(self, store: PayloadStore, path: Path, ref: PayloadRef) -> None:
+    def __init__(self, store: PayloadStore, path: Path, ref: PayloadRef, fd: int) -> None:
         self._store = store
         self.path = path
         self.ref = ref
         self.committed = False
+        self._fd = fd  # the staged file, still open: fsynced at commit, closed when the stage ends
 
     @property
     def sha256(self) -> str:
@@ -134,7 +150,7 @@ class StagedPayload:
     def commit(self) -> PayloadRef:
         """Give the bytes their content address (a no-op when the same content is stored already)."""
         if not self.committed:
-            self._store._commit_staged(self.path, self.ref)
+            self._store._commit_staged(self.path, self.ref, self._fd)
             self.committed = True
         return self.ref
 
@@ -207,24 +223,27 @@ class PayloadStore:
         self._ensure_dir(self._tmp)
         folder, lock_fd = self._new_stage()
         path = folder / _STAGE_DATA / (name or "payload")
+        fd = -1
         try:
             digest = hashlib.sha256()
             size = 0
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _chunks_of(source):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise PayloadTooLarge(max_bytes)
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size))
+            for chunk in _chunks_of(source):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise PayloadTooLarge(max_bytes)
+                digest.update(chunk)
+                view = memoryview(chunk)
+                while view:  # the chunks (up to 1 MiB) go to the kernel as they are; a write may be short
+                    view = view[os.write(fd, view) :]
+            # not fsynced here: only a commit promises anything (see the module's opening docstring)
+            yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size), fd)
         finally:
             # the staged file, also if the caller renamed it, then the lock: while it is held, no
             # clean-up touches the folder
             try:
+                if fd >= 0:
+                    os.close(fd)
                 _remove_tree(folder)
             finally:
                 os.close(lock_fd)
@@ -246,17 +265,38 @@ class PayloadStore:
             raise
         return folder, lock_fd
 
-    def _commit_staged(self, path: Path, ref: PayloadRef) -> PayloadRef:
+    def _commit_staged(self, path: Path, ref: PayloadRef, fd: int) -> PayloadRef:
         final = self.path_of(ref.sha256)
+        self._ensure_first_level(final.parent.parent)
         self._ensure_dir(final.parent)
         if self._refresh_existing(final, ref.size):
             path.unlink()
+            # the entry is what the caller's acknowledgement relies on; its writer may have died between
+            # the rename and the fsync of the folder
+            _fsync_dir(final.parent)
         else:
+            os.fsync(fd)  # data and inode before the name: never a valid name on lost bytes
             # the grace period of garbage collection starts now, not when the (maybe slow) upload ended
             os.utime(path)
             os.replace(path, final)
             _fsync_dir(final.parent)
         return ref
+
+    def _ensure_first_level(self, first: Path) -> None:
+        """Make all 256 first-level folders on the first commit that needs one, with one fsync of the root.
+
+        A new first-level folder made per commit would cost that commit a fourth fsync (the root); made all
+        at once, only the store's first commit pays it.
+        """
+        if first.is_dir():
+            return
+        self._ensure_dir(self.root)
+        for value in range(256):
+            folder = self.root / f"{value:02x}"
+            with contextlib.suppress(FileExistsError):
+                folder.mkdir(mode=DIR_MODE)
+                os.chmod(folder, DIR_MODE)
+        _fsync_dir(self.root)
 
     @staticmethod
     def _refresh_existing(final: Path, size: int) -> bool:
