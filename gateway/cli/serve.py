@@ -212,6 +212,7 @@ def _serve(
         raise click.ClickException(f"refusing to start: {exc}") from None
     except SchemaBundleError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from None
+    ctx.payloads.prepare()  # the payload store's folders, made now rather than by the first upload
     port = listeners[0].getsockname()[1]
     base_url = _base_url("https" if tls else "http", host, port)
     block = None

@@ -1,4 +1,5 @@
-"""``xgw serve`` freezes its start-up heap before it serves (issue 11: no full GC pass over it per request).
+"""``xgw serve`` freezes its start-up heap before it serves (issue 11: no full GC pass over it per request)
+and has made the payload store's folders (so that the first upload does not pay for them).
 
 Run in a child process, with uvicorn's ``Server.run`` replaced by a probe, so that neither the freeze nor
 the server's logging set-up leaks into the test process.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 PROBE = textwrap.dedent(
     """
-    import gc, json, sys
+    import gc, json, os, sys
     import uvicorn
     from gateway.cli.serve import serve_command
 
@@ -25,6 +26,7 @@ PROBE = textwrap.dedent(
         seen["frozen"] = gc.get_freeze_count()
         seen["tracked"] = len(gc.get_objects())
         seen["app_frozen"] = not gc.is_tracked(self.config.app) or self.config.app not in gc.get_objects()
+        seen["prepared"] = os.path.isdir(os.path.join(os.environ["XGW_DATA_DIR"], "payloads", "ff"))
 
     uvicorn.Server.run = run
     gc.unfreeze()
@@ -50,3 +52,4 @@ def test_serve_freezes_what_start_up_made_before_serving(tmp_path: Path) -> None
     assert seen["frozen"] > 50_000
     assert seen["tracked"] < seen["frozen"] / 10
     assert seen["app_frozen"] is True
+    assert seen["prepared"] is True  # the payload store's folders are made at start-up, not by the first upload

@@ -132,3 +132,15 @@ def test_committed_bytes_are_the_staged_ones_after_a_rename(store: PayloadStore,
     final = store.path_of(ref.sha256)
     assert final.read_bytes() == b"PK\x05\x06" + bytes(18)
     assert _ino(final) == inode and str(inode) in [v for k, v in syncs.events if k == "fsync"]
+
+
+def test_prepared_store_spares_the_first_commit_the_first_level(store: PayloadStore, syncs: Syncs) -> None:
+    store.prepare()
+    assert (store.root / "tmp").is_dir()
+    assert sorted(p.name for p in store.root.iterdir() if p.name != "tmp") == [f"{v:02x}" for v in range(256)]
+    syncs.clear()
+    ref = store.put_bytes(b"first after start-up")
+    final = store.path_of(ref.sha256)
+    assert sorted(syncs.inodes) == sorted([_ino(final), _ino(final.parent), _ino(final.parent.parent)])
+    store.prepare()  # again, as at the next start: nothing to make, nothing to sync
+    assert syncs.inodes.count(_ino(store.root)) == 0
