@@ -7,12 +7,16 @@ the data was synced before the file got its name.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
 
+from gateway.store import payloads
 from gateway.store.payloads import PayloadStore, PayloadTooLarge
 
 
@@ -144,3 +148,55 @@ def test_prepared_store_spares_the_first_commit_the_first_level(store: PayloadSt
     assert sorted(syncs.inodes) == sorted([_ino(final), _ino(final.parent), _ino(final.parent.parent)])
     store.prepare()  # again, as at the next start: nothing to make, nothing to sync
     assert syncs.inodes.count(_ino(store.root)) == 0
+
+
+def _sync_threads_done() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "xgw-stage-sync":
+            thread.join(timeout=30)
+
+
+def test_large_file_is_synced_once_in_the_background_and_before_its_name(
+    store: PayloadStore, syncs: Syncs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payloads, "EARLY_SYNC_BYTES", 4096)
+    store.prepare()
+    syncs.clear()
+    open_fds = len(os.listdir("/proc/self/fd"))
+    with store.stage([b"x" * 3000, b"y" * 3000], 10_000, name="big.zip") as staged:
+        inode = _ino(staged.path)
+        ref = staged.commit()
+    final = store.path_of(ref.sha256)
+    assert final.read_bytes() == b"x" * 3000 + b"y" * 3000
+    assert syncs.inodes.count(inode) == 1  # not again at commit
+    assert syncs.events.index(("fsync", str(inode))) < syncs.events.index(("replace", final))
+    assert len(os.listdir("/proc/self/fd")) == open_fds  # the sync thread closed the file
+
+
+def test_large_file_refused_after_staging_leaves_no_file_and_no_descriptor(
+    store: PayloadStore, syncs: Syncs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payloads, "EARLY_SYNC_BYTES", 4096)
+    store.prepare()
+    open_fds = len(os.listdir("/proc/self/fd"))
+    with store.stage([b"z" * 5000], 10_000) as staged:
+        path = staged.path
+    _sync_threads_done()
+    assert not path.exists() and list(store.stored()) == []
+    assert len(os.listdir("/proc/self/fd")) == open_fds
+
+
+def test_a_failed_background_sync_gives_the_file_no_name(store: PayloadStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payloads, "EARLY_SYNC_BYTES", 4096)
+    store.prepare()
+    real = os.fsync
+
+    def failing(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, "I/O error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+    with store.stage([b"w" * 5000], 10_000) as staged, pytest.raises(OSError, match="I/O error"):
+        staged.commit()
+    assert list(store.stored()) == []
