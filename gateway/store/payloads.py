@@ -335,23 +335,30 @@ class PayloadStore:
         the issue-11 upload while the disk was busy with the upload's own data).
         """
         self._ensure_dir(self._tmp)
-        self._ensure_first_level(self.root / "00")
+        self._make_first_level()
 
     def _ensure_first_level(self, first: Path) -> None:
-        """Make all 256 first-level folders on the first commit that needs one, with one fsync of the root.
+        """Make the first-level folders on the first commit that needs one (see :meth:`_make_first_level`)."""
+        if not first.is_dir():
+            self._make_first_level()
+
+    def _make_first_level(self) -> None:
+        """Make every missing first-level folder at once, with one fsync of the root if any was made.
 
         A new first-level folder made per commit would cost that commit a fourth fsync (the root); made all
-        at once, only the store's first commit (or :meth:`prepare`) pays it.
+        at once, only the store's first commit (or :meth:`prepare`) pays it. A store written by an older
+        version, with some first-level folders only, gets the others at its next start or commit.
         """
-        if first.is_dir():
-            return
         self._ensure_dir(self.root)
+        made = False
         for value in range(256):
             folder = self.root / f"{value:02x}"
             with contextlib.suppress(FileExistsError):
                 folder.mkdir(mode=DIR_MODE)
                 os.chmod(folder, DIR_MODE)
-        _fsync_dir(self.root)
+                made = True
+        if made:
+            _fsync_dir(self.root)
 
     @staticmethod
     def _refresh_existing(final: Path, size: int) -> bool:

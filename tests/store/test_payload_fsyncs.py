@@ -200,3 +200,12 @@ def test_a_failed_background_sync_gives_the_file_no_name(store: PayloadStore, mo
     with store.stage([b"w" * 5000], 10_000) as staged, pytest.raises(OSError, match="I/O error"):
         staged.commit()
     assert list(store.stored()) == []
+
+
+def test_a_store_with_some_first_level_folders_gets_the_rest_at_start_up(store: PayloadStore, syncs: Syncs) -> None:
+    for name in ("00", "7f"):  # as an older version left them
+        (store.root / name).mkdir(parents=True)
+    syncs.clear()
+    store.prepare()
+    assert len([p for p in store.root.iterdir() if p.name != "tmp"]) == 256
+    assert _ino(store.root) in syncs.inodes
