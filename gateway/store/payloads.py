@@ -1,10 +1,26 @@
 """Content-addressed payload store: message bytes live in files named by their SHA-256, never in rows.
 
-A payload is written to a temporary file inside the store, hashed while it streams, fsynced and only
-then renamed to ``<root>/ab/cd/<sha256>``; the directory is fsynced too, so after ``put_stream`` returns
-the bytes survive a crash and a half-written file can never carry a valid name. Memory stays constant
-whatever the payload size. Because the name is the content, storing the same bytes twice is a no-op,
-and a database row can reference a payload by its hash alone.
+A payload is written to a temporary file inside the store, hashed while it streams, and only when it is
+committed fsynced and renamed to ``<root>/ab/cd/<sha256>``, whose directory is then fsynced too. So after
+``commit()`` (or ``put_stream``) returns the bytes survive a power cut, and a half-written file can never
+carry a valid name. Memory stays constant whatever the payload size. Because the name is the content,
+storing the same bytes twice is a no-op, and a database row can reference a payload by its hash alone.
+
+Durability, argued per fsync (issue 11 counted them: each is a few milliseconds of a small message's
+intake). A caller acknowledges a message (the 201, the XTA reply) only after ``commit()`` returned, and
+what the acknowledgement promises is that the file ``<root>/ab/cd/<sha256>`` exists with these bytes.
+That needs, durable: the file's data and inode (the fsync of the staged file, made at commit, before the
+rename, so a file can never appear under its name with data that a power cut loses); its entry in
+``cd`` (the fsync of ``cd`` after the rename); ``cd``'s entry in ``ab`` (the fsync of ``ab`` right after
+``cd`` was made, before anything is renamed into it); and ``ab``'s entry in the root (the fsync of the root
+after the store's first commit made all 256 first-level folders at once, so no later commit pays for one).
+That is 2 fsyncs when ``cd`` exists (nearly always in a store of some 100,000 payloads), 3 when it is new,
+and 1 (the folder holding the existing file, in case its writer died before syncing the entry) when
+the same content is stored already. A payload that is never committed -- refused by validation, or only
+validated (``/api/v1/validate``) -- costs no fsync at all: nothing about it is promised, and a crash
+leaves at most a stage that the next clean-up removes (only a file of :data:`EARLY_SYNC_BYTES` or more has
+its data fsync started before it is checked, see :class:`_EarlySync`; the commit still waits for it).
+The stage folders themselves are never fsynced for the same reason.
 
 Garbage collection is the caller's job (only the database knows which payloads are referenced); the
 store offers ``stored()``, ``delete()`` and ``collect_garbage()`` with a grace period so that a payload
@@ -28,6 +44,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +53,9 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 CHUNK_BYTES = 1024 * 1024
 """How much is read from a file object at a time; bounds the memory a write needs."""
+
+EARLY_SYNC_BYTES = 16 * 1024 * 1024
+"""From this size on, a staged file's fsync starts as soon as its last byte is written (see :class:`_EarlySync`)."""
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -106,14 +126,48 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _EarlySync:
+    """The fsync of a large staged file, run in a thread of its own while the caller checks the file.
+
+    The kernel keeps up to a tenth of memory dirty before it writes back, so a 1 GiB package is still in
+    memory when it is committed, and its fsync alone took 0.36 s in a profile of the issue-11 upload;
+    started when the last byte is written, it overlaps the package's checks instead. The commit waits for
+    it before the rename, so nothing changes for durability; a large upload that is then refused has paid
+    one fsync it did not need, a small one none. The thread owns the file descriptor and closes it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="xgw-stage-sync", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._error = exc
+        finally:
+            os.close(self._fd)
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class StagedPayload:
     """An upload written and hashed in the store's temporary area; see :meth:`PayloadStore.stage`."""
 
-    def __init__(self, store: PayloadStore, path: Path, ref: PayloadRef) -> None:
+    def __init__(
+        self, store: PayloadStore, path: Path, ref: PayloadRef, fd: int, early: _EarlySync | None = None
+    ) -> None:
         self._store = store
         self.path = path
         self.ref = ref
         self.committed = False
+        self._fd = fd  # the staged file, still open (-1 when ``early`` has it): fsynced at commit at the latest
+        self._early = early
 
     @property
     def sha256(self) -> str:
@@ -134,7 +188,7 @@ class StagedPayload:
     def commit(self) -> PayloadRef:
         """Give the bytes their content address (a no-op when the same content is stored already)."""
         if not self.committed:
-            self._store._commit_staged(self.path, self.ref)
+            self._store._commit_staged(self.path, self.ref, self._fd, self._early)
             self.committed = True
         return self.ref
 
@@ -207,24 +261,31 @@ class PayloadStore:
         self._ensure_dir(self._tmp)
         folder, lock_fd = self._new_stage()
         path = folder / _STAGE_DATA / (name or "payload")
+        fd = -1
         try:
             digest = hashlib.sha256()
             size = 0
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _chunks_of(source):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise PayloadTooLarge(max_bytes)
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size))
+            for chunk in _chunks_of(source):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise PayloadTooLarge(max_bytes)
+                digest.update(chunk)
+                view = memoryview(chunk)
+                while view:  # the chunks (up to 1 MiB) go to the kernel as they are; a write may be short
+                    view = view[os.write(fd, view) :]
+            # not fsynced here: only a commit promises anything (see the module's opening docstring), but a
+            # large file's fsync starts now, to overlap its checks
+            early = None
+            if size >= EARLY_SYNC_BYTES:
+                early, fd = _EarlySync(fd), -1
+            yield StagedPayload(self, path, PayloadRef(sha256=digest.hexdigest(), size=size), fd, early)
         finally:
             # the staged file, also if the caller renamed it, then the lock: while it is held, no
             # clean-up touches the folder
             try:
+                if fd >= 0:
+                    os.close(fd)
                 _remove_tree(folder)
             finally:
                 os.close(lock_fd)
@@ -246,17 +307,58 @@ class PayloadStore:
             raise
         return folder, lock_fd
 
-    def _commit_staged(self, path: Path, ref: PayloadRef) -> PayloadRef:
+    def _commit_staged(self, path: Path, ref: PayloadRef, fd: int, early: _EarlySync | None) -> PayloadRef:
         final = self.path_of(ref.sha256)
+        self._ensure_first_level(final.parent.parent)
         self._ensure_dir(final.parent)
         if self._refresh_existing(final, ref.size):
             path.unlink()
+            # the entry is what the caller's acknowledgement relies on; its writer may have died between
+            # the rename and the fsync of the folder
+            _fsync_dir(final.parent)
         else:
+            # data and inode before the name: never a valid name on lost bytes
+            if early is not None:
+                early.wait()
+            else:
+                os.fsync(fd)
             # the grace period of garbage collection starts now, not when the (maybe slow) upload ended
             os.utime(path)
             os.replace(path, final)
             _fsync_dir(final.parent)
         return ref
+
+    def prepare(self) -> None:
+        """Make the staging area and the first-level folders now, durably (a server's start-up calls this).
+
+        Otherwise the first upload pays for them (256 folders and their fsyncs, 0.3 s in a profile of
+        the issue-11 upload while the disk was busy with the upload's own data).
+        """
+        self._ensure_dir(self._tmp)
+        self._make_first_level()
+
+    def _ensure_first_level(self, first: Path) -> None:
+        """Make the first-level folders on the first commit that needs one (see :meth:`_make_first_level`)."""
+        if not first.is_dir():
+            self._make_first_level()
+
+    def _make_first_level(self) -> None:
+        """Make every missing first-level folder at once, with one fsync of the root if any was made.
+
+        A new first-level folder made per commit would cost that commit a fourth fsync (the root); made all
+        at once, only the store's first commit (or :meth:`prepare`) pays it. A store written by an older
+        version, with some first-level folders only, gets the others at its next start or commit.
+        """
+        self._ensure_dir(self.root)
+        made = False
+        for value in range(256):
+            folder = self.root / f"{value:02x}"
+            with contextlib.suppress(FileExistsError):
+                folder.mkdir(mode=DIR_MODE)
+                os.chmod(folder, DIR_MODE)
+                made = True
+        if made:
+            _fsync_dir(self.root)
 
     @staticmethod
     def _refresh_existing(final: Path, size: int) -> bool:
