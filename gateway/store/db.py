@@ -160,6 +160,20 @@ def make_session(engine: Engine) -> Session:
 
 
 @contextmanager
+def held_session(engine: Engine) -> Iterator[Session]:
+    """A session that keeps one pooled connection for its whole life, not one per transaction.
+
+    A session gives its connection back to the pool at every commit and rollback, and PostgreSQL's
+    ``pool_pre_ping`` costs a round trip at every checkout: a worker's batch, which ends a transaction
+    before each slow step, paid two or three pings per message. For a loop of short transactions
+    (a worker's batch) only; a request that may wait long between transactions should not hold a
+    connection.
+    """
+    with engine.connect() as connection, Session(bind=connection, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: committed when the block ends normally, rolled back when it raises."""
     with make_session(engine) as session:
