@@ -154,9 +154,19 @@ def _load(session: Session, xoev_id: str, generation: int) -> _Entry:
     return _Entry(generation, time.monotonic(), values, pins, trusted)
 
 
+def _pending_directory_change(session: Session) -> bool:
+    """Whether ``session`` holds unflushed directory rows; its other pending rows (a worker's deferred
+    history entries, a mailbox copy) say nothing about the directory and must not bypass the cache."""
+    return any(
+        isinstance(row, Participant | Certificate)
+        for pending in (session.new, session.dirty, session.deleted)
+        for row in pending
+    )
+
+
 def _entry(session: Session, xoev_id: str) -> _Entry:
     engine = _engine_of(session)
-    if session.new or session.dirty or session.deleted:
+    if _pending_directory_change(session):
         # unflushed changes of this session would not be in a cached copy
         return _load(session, xoev_id, -1)
     with _CACHE.lock:

@@ -18,6 +18,12 @@ add an event" by hand:
   never visible without its history.
 - :func:`release` and :func:`recover_expired_leases` -- giving a lease back with the reason recorded.
 
+A worker's chain makes several transitions in a row (signed, queued, sent); it describes each as a
+:class:`Move`, checked against the lifecycle table when it is made (:func:`check_move`), and writes the
+moves it has collected with :func:`write_moves`: one fenced UPDATE carrying the columns of all of them
+(:func:`moved_columns` computes a move's columns, in one place) and one INSERT of their history rows.
+The history reads exactly as if each move had been written on its own.
+
 Claiming work and renewing a lease write no history and stay in :mod:`gateway.store.queue`, which also
 supplies the fenced UPDATE used here. Nothing else in the code base builds a ``MessageEvent`` or writes
 ``Message.state``; ``tests/pipeline/test_state_owner.py`` checks that.
@@ -30,38 +36,128 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select, update
 
 from gateway.pipeline.states import allowed
-from gateway.store.models import Message, MessageEvent, MessageState
+from gateway.store.models import Direction, Message, MessageEvent, MessageState
 from gateway.store.queue import LeaseLost, StateConflict, apply_values, fenced_update, lease_free
 from gateway.store.types import utcnow
 
 __all__ = [
     "IllegalTransition",
     "LeaseLost",
+    "Move",
     "StateConflict",
     "arrive",
     "change",
+    "check_move",
+    "moved_columns",
     "note",
     "recover_expired_leases",
     "release",
     "transition",
+    "write_moves",
 ]
 
 
 class IllegalTransition(ValueError):
     """A worker asked for a move the lifecycle table does not allow: a bug, never a race."""
 
-    def __init__(self, message: Message, to_state: MessageState) -> None:
+    def __init__(self, message: Message, to_state: MessageState, from_state: MessageState | None = None) -> None:
+        before = from_state or message.state
         super().__init__(
-            f"{message.direction.value} message {message.id}: {message.state.value} -> {to_state.value} is not a "
+            f"{message.direction.value} message {message.id}: {before.value} -> {to_state.value} is not a "
             "step of the lifecycle"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transition of a worker's chain under its lease, described before it is written.
+
+    ``release`` clears the lease; otherwise the lease is extended by ``lease_seconds`` from ``now`` in the
+    same UPDATE (the chain goes on). ``values`` are further columns the step justifies the move with
+    (the signed payload's reference, a validation report).
+    """
+
+    from_state: MessageState
+    to_state: MessageState
+    actor: str
+    reason: str
+    error: str | None = None
+    release: bool = True
+    next_attempt_at: datetime | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    lease_seconds: float | None = None
+    now: datetime = field(default_factory=utcnow)
+
+
+def check_move(message: Message, move: Move) -> None:
+    """Refuse a move the lifecycle table does not allow (:class:`IllegalTransition`)."""
+    direction = message.direction if isinstance(message.direction, Direction) else Direction(message.direction)
+    if not allowed(direction, move.from_state, move.to_state):
+        raise IllegalTransition(message, move.to_state, move.from_state)
+
+
+def moved_columns(move: Move) -> dict[str, Any]:
+    """The message columns ``move`` writes: its values, the state, the time, the error, the lease."""
+    written: dict[str, Any] = dict(move.values)
+    written.update(state=move.to_state, updated_at=move.now, error=move.error)
+    if move.release:
+        written.update(lease_owner=None, lease_expires_at=None)
+    elif move.lease_seconds is not None:
+        written["lease_expires_at"] = move.now + timedelta(seconds=move.lease_seconds)
+    if move.next_attempt_at is not None:
+        written["next_attempt_at"] = move.next_attempt_at
+    return written
+
+
+def write_moves(session: Session, message: Message, moves: Sequence[Move], *, worker_id: str) -> dict[str, Any]:
+    """Write ``moves`` (in order, each checked) as one fenced UPDATE and one INSERT of their history rows.
+
+    The UPDATE matches only while ``worker_id`` holds the lease and the row is still in the first move's
+    ``from_state`` (:class:`LeaseLost` / :class:`StateConflict` otherwise, the session rolled back); it
+    writes the columns of every move, a later move's winning. Does not commit and does not change
+    ``message``; returns the columns written so that the caller can mirror them.
+    """
+    if not moves:
+        return {}
+    written: dict[str, Any] = {}
+    expected = moves[0].from_state
+    for move in moves:
+        if move.from_state is not expected:
+            raise ValueError(f"moves do not chain: {expected.value} then a move from {move.from_state.value}")
+        check_move(message, move)
+        written.update(moved_columns(move))
+        expected = move.to_state
+    fenced_update(session, message, written, worker_id=worker_id, expected_state=moves[0].from_state)
+    _insert_events(
+        session,
+        [
+            {
+                "message_id": message.id,
+                "from_state": move.from_state,
+                "to_state": move.to_state,
+                "actor": move.actor,
+                "reason": move.reason,
+                "error": move.error,
+                "created_at": move.now,
+            }
+            for move in moves
+        ],
+    )
+    return written
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """History rows in one statement (an executemany), not one INSERT each."""
+    if rows:
+        session.execute(sa.insert(MessageEvent.__table__), rows)  # type: ignore[attr-defined]
 
 
 def _commit(session: Session) -> None:
@@ -98,25 +194,28 @@ def transition(
     one transaction. ``values`` are further columns written by the same UPDATE (a step's result, such as
     the signed payload's reference), so that the state and what justifies it can never disagree.
     """
-    from_state = message.state
-    if not allowed(message.direction, from_state, to_state):
-        raise IllegalTransition(message, to_state)
-    now = now or utcnow()
-    written: dict[str, Any] = dict(values or {})
-    written.update(state=to_state, updated_at=now, error=error)
-    if release:
-        written.update(lease_owner=None, lease_expires_at=None)
-    if next_attempt_at is not None:
-        written["next_attempt_at"] = next_attempt_at
-    fenced_update(session, message, written, worker_id=worker_id, expected_state=from_state)
+    move = Move(
+        message.state,
+        to_state,
+        actor,
+        reason,
+        error,
+        release=release,
+        next_attempt_at=next_attempt_at,
+        values=dict(values or {}),
+        now=now or utcnow(),
+    )
+    check_move(message, move)
+    written = moved_columns(move)
+    fenced_update(session, message, written, worker_id=worker_id, expected_state=move.from_state)
     event = MessageEvent(
         message_id=message.id,
-        from_state=from_state,
+        from_state=move.from_state,
         to_state=to_state,
         actor=actor,
         reason=reason,
         error=error,
-        created_at=now,
+        created_at=move.now,
     )
     session.add(event)
     if commit:
@@ -211,27 +310,34 @@ def arrive(
     *,
     actor: str,
     now: datetime | None = None,
-) -> list[MessageEvent]:
+) -> None:
     """Add the new ``message`` with its first events (state, reason) in order; does not commit.
 
     The events chain from nothing through each state to the last, which must be the state the message is
-    created in: a message is never visible without the history that explains its state.
+    created in: a message is never visible without the history that explains its state. The row is
+    flushed at once (its id, and the unique identity checked now); the events are one INSERT.
     """
     if not history or history[-1][0] is not message.state:
         raise ValueError(f"the history of a new message must end in its state {message.state.value}")
     when = now or message.created_at or utcnow()
     session.add(message)
     session.flush()  # the id the events refer to, and the unique constraints checked now
-    events: list[MessageEvent] = []
+    rows: list[dict[str, Any]] = []
     before: MessageState | None = None
     for state, reason in history:
-        event = MessageEvent(
-            message_id=message.id, from_state=before, to_state=state, actor=actor, reason=reason, created_at=when
+        rows.append(
+            {
+                "message_id": message.id,
+                "from_state": before,
+                "to_state": state,
+                "actor": actor,
+                "reason": reason,
+                "error": None,
+                "created_at": when,
+            }
         )
-        session.add(event)
-        events.append(event)
         before = state
-    return events
+    _insert_events(session, rows)
 
 
 def release(

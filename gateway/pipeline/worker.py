@@ -32,6 +32,7 @@ from gateway.pipeline.logs import message_logger
 from gateway.pipeline.rollups import WorkerRollups
 from gateway.pipeline.states import WORK_STATES
 from gateway.pipeline.steps.runner import run_step
+from gateway.store.db import held_session
 from gateway.store.queue import LeaseLost, StateConflict, claim_batch, unclaim
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Worker:
         gives back the messages not yet started, without counting a try against them.
         """
         settings = self.ctx.settings.pipeline
-        with self.ctx.session() as session:
+        with held_session(self.ctx.engine) as session:  # one connection (one pre-ping) for the whole batch
             claimed = claim_batch(session, self.worker_id, WORK_STATES, settings.lease_seconds, limit)
             session.expunge_all()  # the batch is read once: the first message's rollbacks must not expire the rest
             for n, message in enumerate(claimed):

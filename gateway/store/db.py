@@ -3,10 +3,11 @@
 SQLite is tuned for several processes sharing one file: WAL lets readers run beside the writer,
 ``busy_timeout`` makes a writer wait for the lock instead of failing, ``synchronous=FULL`` makes a commit
 durable before it returns (a receipt must never be sent for a row a power cut can undo), and foreign
-keys are switched on (SQLite leaves them off). The driver keeps its default transaction handling, which
-starts a transaction at the first write; a reader therefore never holds a stale snapshot that would make
-its later write fail. Code that must read and write under the write lock asks for
-``BEGIN IMMEDIATE`` through :data:`SQLITE_BEGIN` (see :func:`write_session`).
+keys are switched on (SQLite leaves them off). Writers of one file, in this process and in others,
+queue on a lock of their own rather than in SQLite's busy handler (:mod:`gateway.store.writer_lock`).
+The driver keeps its default transaction handling, which starts a transaction at the first write; a
+reader therefore never holds a stale snapshot that would make its later write fail. Code that must read
+and write under the write lock asks for ``BEGIN IMMEDIATE`` through :data:`SQLITE_BEGIN` (see :func:`write_session`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from gateway.config import Settings
+from gateway.store.writer_lock import LockingConnection, WriterLock, is_write, writer_lock
 
 SQLITE_BEGIN = "xgw_sqlite_begin"
 """Connection execution option: ``"IMMEDIATE"`` starts SQLite transactions with ``BEGIN IMMEDIATE``."""
@@ -58,9 +60,12 @@ def create_engine(url: str | sa.URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIME
 def _sqlite_engine(url: sa.URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
     database = url.database
     in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
+    lock: WriterLock | None = None
     if not in_memory and database:
         _create_private_file(Path(database))
-    engine = sa.create_engine(url, echo=echo)
+        lock = writer_lock(Path(database))
+    engine = sa.create_engine(url, echo=echo, connect_args={"factory": LockingConnection})
+    timeout = busy_timeout_ms / 1000
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -73,6 +78,27 @@ def _sqlite_engine(url: sa.URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
+        if isinstance(dbapi_connection, LockingConnection):
+            dbapi_connection.writer = lock
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _before_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        if isinstance(dbapi_connection, LockingConnection) and not dbapi_connection.holding and is_write(statement):
+            dbapi_connection.take_writer_lock(timeout)
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _after_write(connection: Connection, *_args: Any) -> None:
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        if isinstance(dbapi_connection, LockingConnection) and not dbapi_connection.in_transaction:
+            dbapi_connection.drop_writer_lock()  # the statement ran outside a transaction (DDL, autocommit)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        connection = context.connection
+        dbapi_connection: Any = connection.connection.dbapi_connection if connection is not None else None
+        if isinstance(dbapi_connection, LockingConnection) and not dbapi_connection.in_transaction:
+            dbapi_connection.drop_writer_lock()
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -131,6 +157,20 @@ def is_postgresql(engine: Engine) -> bool:
 def make_session(engine: Engine) -> Session:
     """A session whose objects stay readable after commit (workers keep using a message they committed)."""
     return Session(engine, expire_on_commit=False)
+
+
+@contextmanager
+def held_session(engine: Engine) -> Iterator[Session]:
+    """A session that keeps one pooled connection for its whole life, not one per transaction.
+
+    A session gives its connection back to the pool at every commit and rollback, and PostgreSQL's
+    ``pool_pre_ping`` costs a round trip at every checkout: a worker's batch, which ends a transaction
+    before each slow step, paid two or three pings per message. For a loop of short transactions
+    (a worker's batch) only; a request that may wait long between transactions should not hold a
+    connection.
+    """
+    with engine.connect() as connection, Session(bind=connection, expire_on_commit=False) as session:
+        yield session
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +21,7 @@ from sqlmodel import col, delete, select
 
 from gateway.pipeline import directory
 from gateway.pipeline.context import PipelineContext
-from gateway.store.models import Certificate, Participant, RouteKind
+from gateway.store.models import Certificate, MessageEvent, MessageState, Participant, RouteKind
 from tests.pipeline.factories import ARCHIVE_ID, GOTHA, directory_entry
 
 
@@ -121,3 +122,30 @@ def test_a_certificate_removed_by_another_process_is_untrusted_within_the_bound(
         gone = select(Certificate).where(col(Certificate.fingerprint_sha256) == fingerprint)
         assert session.exec(gone).first() is None
         assert directory.signing_credentials(session, ctx.keys, GOTHA) is None
+
+
+def test_pending_rows_of_other_tables_do_not_bypass_the_cache(ctx: PipelineContext) -> None:
+    # a worker's chain has deferred history rows in its session when the next step asks for the recipient
+    directory.invalidate()
+    with ctx.session() as session:
+        directory.participant(session, GOTHA)
+    with _directory_queries(ctx.engine) as queries, ctx.session() as session:
+        session.add(MessageEvent(message_id=uuid.uuid4(), to_state=MessageState.RECEIVED, actor="t", reason="t"))
+        assert session.new
+        row = directory.participant(session, GOTHA)
+        assert row is not None and row.xoev_id == GOTHA
+        session.expunge_all()
+    assert queries == []
+
+
+def test_a_pending_directory_change_of_the_session_is_read_from_the_database(ctx: PipelineContext) -> None:
+    directory.invalidate()
+    with ctx.session() as session:
+        directory.participant(session, GOTHA)
+        entry = directory_entry(session, GOTHA)
+        entry.display_name = "renamed, not flushed yet"
+        session.add(entry)
+        assert session.dirty
+        row = directory.participant(session, GOTHA)
+        assert row is not None and row.display_name == "renamed, not flushed yet"
+        session.rollback()

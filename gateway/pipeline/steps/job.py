@@ -17,9 +17,12 @@ A :class:`Job` is what every step works on. It promises three things the steps r
   payload (:class:`~gateway.pipeline.known.Known`); later steps of the same chain use it instead of
   parsing, validating or verifying again. Participants are read once per job.
 
-Every write stays fenced by the lease and the expected state (:func:`gateway.pipeline.lifecycle.transition`),
-and every transition extends the lease by ``pipeline.lease_seconds``, so a chain renews it only when a
-single step runs long.
+Every write stays fenced by the lease and the expected state: the pending moves are written by
+:func:`gateway.pipeline.lifecycle.write_moves` as one UPDATE (fenced by the lease and the state the chain
+started from) and one INSERT of their history rows; every transition extends the lease by
+``pipeline.lease_seconds``, so a chain renews it only when a single step runs long. A transition is
+checked against the lifecycle table when the step makes it, and written (so: the fence checked) when the
+job commits, at the latest before any slow or outside work.
 """
 
 from __future__ import annotations
@@ -35,16 +38,13 @@ from sqlmodel import Session
 from gateway.pipeline import directory
 from gateway.pipeline.context import PipelineContext
 from gateway.pipeline.known import Known
-from gateway.pipeline.lifecycle import transition
+from gateway.pipeline.lifecycle import Move, check_move, moved_columns, write_moves
 from gateway.pipeline.logs import message_logger
 from gateway.store.models import Message, MessageState, Participant
-from gateway.store.queue import renew_lease
+from gateway.store.queue import apply_values, renew_lease
 from gateway.store.types import utcnow
 
 log = logging.getLogger("gateway.pipeline.steps")
-
-#: columns a transition may write besides its ``values``
-_MOVED = ("state", "updated_at", "error", "lease_owner", "lease_expires_at", "next_attempt_at")
 
 
 class Permanent(Exception):
@@ -53,17 +53,6 @@ class Permanent(Exception):
 
 class Retry(Exception):
     """A transient failure (a peer unreachable): try again after the back-off."""
-
-
-@dataclass(slots=True)
-class _Move:
-    to_state: MessageState
-    reason: str
-    error: str | None
-    release: bool
-    next_attempt_at: datetime | None
-    values: dict[str, object]
-    now: datetime
 
 
 @dataclass(slots=True)
@@ -76,7 +65,7 @@ class Job:
     worker_id: str
     known: Known | None = None
     log: logging.LoggerAdapter[logging.Logger] = field(init=False)
-    _pending: list[_Move] = field(default_factory=list, init=False)
+    _pending: list[Move] = field(default_factory=list, init=False)
     _committed: dict[str, Any] = field(default_factory=dict, init=False)
     _participants: dict[str, Participant | None] = field(default_factory=dict, init=False)
 
@@ -116,42 +105,44 @@ class Job:
         values: dict[str, object] | None = None,
         defer: bool = False,
     ) -> None:
-        """The fenced transition; committed now, or with the next commit when ``defer`` (see the module)."""
-        move = _Move(to_state, reason, error, release, next_attempt_at, dict(values or {}), utcnow())
-        self._remember(move)
-        self._write(move)  # the lifecycle refuses a move its table does not allow
+        """The fenced transition; committed now, or with the next commit when ``defer`` (see the module).
+
+        The move is checked against the lifecycle table at once and mirrored into the message (the next
+        step sees the new state); it is written, together with the moves pending before it, as one UPDATE
+        and one INSERT of history rows when the job commits.
+        """
+        move = Move(
+            self.message.state,
+            to_state,
+            self.worker_id,
+            reason,
+            error,
+            release=release,
+            next_attempt_at=next_attempt_at,
+            values=dict(values or {}),
+            lease_seconds=self.ctx.settings.pipeline.lease_seconds,
+            now=utcnow(),
+        )
+        check_move(self.message, move)  # the lifecycle refuses a move its table does not allow
+        self._mirror(move)
         self._pending.append(move)
         if not defer:
             self.commit()
         self.log.info("%s: %s", to_state.value, reason, extra={"state": to_state.value})
 
-    def _write(self, move: _Move) -> None:
-        values = dict(move.values)
-        if not move.release:  # the chain goes on: its lease goes on too, in the same UPDATE
-            values["lease_expires_at"] = move.now + timedelta(seconds=self.ctx.settings.pipeline.lease_seconds)
-        transition(
-            self.session,
-            self.message,
-            move.to_state,
-            self.worker_id,
-            move.reason,
-            move.error,
-            worker_id=self.worker_id,
-            release=move.release,
-            next_attempt_at=move.next_attempt_at,
-            values=values,
-            now=move.now,
-            commit=False,
-        )
-
-    def _remember(self, move: _Move) -> None:
-        """Keep what the message said at the last commit, for :meth:`rollback`."""
-        for key in (*_MOVED, *move.values):
+    def _mirror(self, move: Move) -> None:
+        """Show ``move`` in the message, keeping what it said at the last commit for :meth:`rollback`."""
+        written = moved_columns(move)
+        for key in written:
             if key not in self._committed:
                 self._committed[key] = getattr(self.message, key)
+        apply_values(self.message, written)
 
     def commit(self) -> None:
+        """Write the pending moves (one fenced UPDATE, one INSERT of their history) and commit everything."""
         try:
+            if self._pending:
+                write_moves(self.session, self.message, self._pending, worker_id=self.worker_id)
             self.session.commit()
         except BaseException:
             self.rollback()
@@ -174,8 +165,7 @@ class Job:
         if not pending:
             return
         for move in pending:
-            self._remember(move)
-            self._write(move)
+            self._mirror(move)
             self._pending.append(move)
         self.commit()
 
