@@ -17,6 +17,10 @@ and participant:
   this immediate at the price of one query per look-up and a migration; 2 s is far below the time an
   operator needs to retire a certificate after hearing it leaked, and the hot path then costs no query at all.
 
+The XTA ports ask the same cache who holds a TLS client certificate (:func:`tls_pin`, one prebuilt query
+on a miss) and how a participant is reached (:func:`route`): an authorised sendMessage costs no directory
+query while the cache is fresh, and a pin removed or replaced stops being trusted within the same bounds.
+
 Parsed certificates are cached by their PEM text (content-addressed, so never stale). What the functions
 return are copies: a caller may change them without changing the cache.
 """
@@ -27,18 +31,18 @@ import copy
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from cryptography import x509
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from gateway.store.models import Certificate, CertificateUsage, Participant
+from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind
 from gateway.store.types import utcnow
 from gateway.xoev.signatures.keys import KeyFileError, KeyStore, SigningKey, load_certificates
 from gateway.xoev.signatures.signature import public_key_fingerprint
@@ -69,6 +73,40 @@ class _Entry:
     values: dict[str, Any] | None
     pins: tuple[_Pin, ...]
     trusted: TrustedParticipant | None
+    route: Route | None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How a participant is reached, and what it accepts: the directory as the XTA ports ask it.
+
+    An immutable view of the cached entry, handed out as it is (no copy, no query).
+    """
+
+    xoev_id: str
+    route_kind: RouteKind
+    endpoint_url: str | None
+    accepted_versions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsPin:
+    """A certificate pinned with usage ``tls`` (the XTA client certificate of ``holder``), by its fingerprint."""
+
+    fingerprint: str
+    not_before: datetime
+    not_after: datetime
+    holder: Route
+
+
+@dataclass(frozen=True, slots=True)
+class _TlsEntry:
+    generation: int
+    loaded: float
+    pin: TlsPin | None
+
+
+_Loaded = TypeVar("_Loaded", _Entry, _TlsEntry)
 
 
 class _Cache:
@@ -77,7 +115,7 @@ class _Cache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.generation = 0
-        self.by_engine: weakref.WeakKeyDictionary[Engine, dict[str, _Entry]] = weakref.WeakKeyDictionary()
+        self.by_engine: weakref.WeakKeyDictionary[Engine, dict[str, _Entry | _TlsEntry]] = weakref.WeakKeyDictionary()
 
     def invalidate(self) -> None:
         with self.lock:
@@ -138,7 +176,7 @@ def _engine_of(session: Session) -> Engine:
 def _load(session: Session, xoev_id: str, generation: int) -> _Entry:
     row = session.exec(select(Participant).where(col(Participant.xoev_id) == xoev_id)).first()
     if row is None or row.id is None:
-        return _Entry(generation, time.monotonic(), None, (), None)
+        return _Entry(generation, time.monotonic(), None, (), None, None)
     values = {column.name: getattr(row, column.name) for column in Participant.__table__.columns}  # type: ignore[attr-defined]
     cert_rows = session.exec(
         select(Certificate).where(
@@ -151,7 +189,8 @@ def _load(session: Session, xoev_id: str, generation: int) -> _Entry:
         tuple(PinnedCertificate(p.certificate, pinned_until=p.not_after) for p in pins),
         SignaturePolicy(row.signature_policy.value),
     )
-    return _Entry(generation, time.monotonic(), values, pins, trusted)
+    route = Route(row.xoev_id, row.route_kind, row.endpoint_url, tuple(row.accepted_versions))
+    return _Entry(generation, time.monotonic(), values, pins, trusted, route)
 
 
 def _pending_directory_change(session: Session) -> bool:
@@ -164,24 +203,29 @@ def _pending_directory_change(session: Session) -> bool:
     )
 
 
-def _entry(session: Session, xoev_id: str) -> _Entry:
+def _cached(session: Session, key: str, load: Callable[[int], _Loaded]) -> _Loaded:
+    """The cache's entry under ``key`` for this session's engine, loaded (and kept) when missing or old."""
     engine = _engine_of(session)
     if _pending_directory_change(session):
         # unflushed changes of this session would not be in a cached copy
-        return _load(session, xoev_id, -1)
+        return load(-1)
     with _CACHE.lock:
         generation = _CACHE.generation
         entries = _CACHE.by_engine.get(engine)
-        found = entries.get(xoev_id) if entries is not None else None
+        found = entries.get(key) if entries is not None else None
     if found is not None and found.generation == generation and time.monotonic() - found.loaded < CACHE_SECONDS:
-        return found
-    loaded = _load(session, xoev_id, generation)
+        return cast(_Loaded, found)
+    loaded = load(generation)
     if session.connection().info.get(_DIRTY):
         return loaded  # this transaction wrote to the directory: what it reads is not committed yet
     with _CACHE.lock:
         if _CACHE.generation == generation:  # nothing was written while we read
-            _CACHE.by_engine.setdefault(engine, {})[xoev_id] = loaded
+            _CACHE.by_engine.setdefault(engine, {})[key] = loaded
     return loaded
+
+
+def _entry(session: Session, xoev_id: str) -> _Entry:
+    return _cached(session, xoev_id, lambda generation: _load(session, xoev_id, generation))
 
 
 def participant(session: Session, xoev_id: str) -> Participant | None:
@@ -190,6 +234,40 @@ def participant(session: Session, xoev_id: str) -> Participant | None:
     if found.values is None:
         return None
     return Participant(**copy.deepcopy(found.values))
+
+
+def route(session: Session, xoev_id: str) -> Route | None:
+    """How ``xoev_id`` is reached (None when it is not in the directory); no query while cached."""
+    return _entry(session, xoev_id).route
+
+
+_P = Participant.__table__  # type: ignore[attr-defined]
+_C = Certificate.__table__  # type: ignore[attr-defined]
+_TLS_PIN = (
+    sa.select(_C.c.not_before, _C.c.not_after, _P.c.xoev_id, _P.c.route_kind, _P.c.endpoint_url, _P.c.accepted_versions)
+    .join_from(_C, _P, _C.c.participant_id == _P.c.id)
+    .where(_C.c.fingerprint_sha256 == sa.bindparam("fingerprint"), _C.c.usage == CertificateUsage.TLS)
+)
+"""One prebuilt statement: the TLS pin of a fingerprint with its holder (the fingerprint is unique)."""
+
+
+def _load_tls(session: Session, fingerprint: str, generation: int) -> _TlsEntry:
+    row = session.connection().execute(_TLS_PIN, {"fingerprint": fingerprint}).first()
+    pin = None
+    if row is not None:
+        holder = Route(row.xoev_id, row.route_kind, row.endpoint_url, tuple(row.accepted_versions or ()))
+        pin = TlsPin(fingerprint, row.not_before, row.not_after, holder)
+    return _TlsEntry(generation, time.monotonic(), pin)
+
+
+def tls_pin(session: Session, fingerprint: str) -> TlsPin | None:
+    """The certificate pinned for TLS under this SHA-256 fingerprint, with its holder, or None.
+
+    Cached like the entries (see the module doc): a pin removed, replaced or re-dated in this process is
+    seen at once, from another process within :data:`CACHE_SECONDS`.
+    """
+    key = "\0tls:" + fingerprint  # no XÖV identifier starts with NUL: one namespace per engine suffices
+    return _cached(session, key, lambda generation: _load_tls(session, fingerprint, generation)).pin
 
 
 def trust_directory(session: Session, xoev_ids: Iterable[str]) -> TrustDirectory:

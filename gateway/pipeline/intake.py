@@ -22,7 +22,7 @@ import logging
 import posixpath
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -63,6 +63,10 @@ CHANNELS = ("rest", "xta", "adapter", "local", "receipt")
 MAX_FILENAME = 255
 
 
+BeforeCommit = Callable[[Session, Message], None]
+"""Called with intake's session and the new message (flushed, events added) right before the commit."""
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     """The stored message; ``created`` is False when an identical message was submitted before."""
@@ -83,6 +87,7 @@ def submit(
     reply_to_id: uuid.UUID | None = None,
     recipient: str | None = None,
     parsed: etree._ElementTree | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> SubmitResult:
     """Take in one message from the authenticated participant ``sender`` (its XÖV identifier).
 
@@ -98,6 +103,12 @@ def submit(
 
     ``parsed`` is the message as the tree the caller built and serialised into ``source`` (a receipt the
     gateway makes): it is validated as it is, not parsed again.
+
+    ``before_commit`` lets the channel write its own rows in the message's transaction, so that a durable
+    intake stays one commit (the XTA MessageID ledger). It runs only for a new message; whatever it
+    raises aborts the intake (nothing is committed; the payload, already addressed, is an orphan for
+    :mod:`gateway.pipeline.gc`) and reaches the caller. An identical message submitted before is
+    returned with ``created`` False without calling it.
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
@@ -106,7 +117,17 @@ def submit(
     try:
         with ctx.payloads.stage(source, limit, name=name) as staged:
             return _take(
-                ctx, staged, sender, name, channel, direction, actor or channel, reply_to_id, recipient, parsed
+                ctx,
+                staged,
+                sender,
+                name,
+                channel,
+                direction,
+                actor or channel,
+                reply_to_id,
+                recipient,
+                parsed,
+                before_commit,
             )
     except PayloadTooLarge:
         raise TooLarge(limit) from None
@@ -158,6 +179,7 @@ def _take(
     reply_to_id: uuid.UUID | None,
     addressed: str | None,
     parsed: etree._ElementTree | None,
+    before_commit: BeforeCommit | None,
 ) -> SubmitResult:
     kind = content_kind(staged.path)
     check_name = name
@@ -195,6 +217,8 @@ def _take(
             lifecycle.arrive(session, row, _first_history(row, checked, channel), actor=actor)
             if anticipated is not None:
                 _note_own_answer(session, anticipated, row, actor)
+            if before_commit is not None:
+                before_commit(session, row)
             session.commit()
         except sa.exc.IntegrityError:
             session.rollback()

@@ -286,7 +286,7 @@ class PayloadStore:
             try:
                 if fd >= 0:
                     os.close(fd)
-                _remove_tree(folder)
+                _remove_stage(folder)
             finally:
                 os.close(lock_fd)
 
@@ -495,6 +495,24 @@ class PayloadStore:
             return _remove_tree(folder)
         finally:
             os.close(lock_fd)
+
+
+def _remove_stage(folder: Path) -> None:
+    """Remove a stage of this process by its known layout: the files in ``data``, ``data``, the lock, the folder.
+
+    Seven system calls for a small upload instead of the two walks of :func:`_remove_tree` (issue 11: on a
+    small XTA sendMessage they were a millisecond); anything unexpected falls back to the full walk.
+    """
+    data = folder / _STAGE_DATA
+    try:
+        with os.scandir(data) as entries:
+            for entry in entries:
+                os.unlink(entry.path)  # a folder here fails (IsADirectoryError), and the walk takes over
+        os.rmdir(data)
+        os.unlink(folder / _STAGE_LOCK)
+        os.rmdir(folder)
+    except OSError:
+        _remove_tree(folder)
 
 
 def _remove_tree(folder: Path) -> int:

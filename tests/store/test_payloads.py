@@ -250,6 +250,19 @@ def test_staged_upload_not_committed_leaves_nothing(store: PayloadStore) -> None
     assert leftovers(store) == []
 
 
+def test_a_stage_with_more_in_it_than_its_own_file_is_removed_whole(store: PayloadStore) -> None:
+    """The stage is removed by its known layout (a few calls, issue 11); whatever else a caller put in it
+    -- a renamed file, a folder, a file beside the lock -- still goes with it."""
+    with store.stage([b"<xdomea/>"], max_bytes=100, name="m.xml") as staged:
+        staged.rename("renamed.xml")
+        (staged.path.parent / "unpacked" / "deeper").mkdir(parents=True)
+        (staged.path.parent / "unpacked" / "deeper" / "doc.pdf").write_bytes(b"%PDF")
+        (staged.path.parent.parent / "note").write_bytes(b"beside the lock")
+    with store.stage([b"<xdomea/>"], max_bytes=100, name="m.xml") as staged:
+        staged.commit()  # the data folder is empty when the stage ends
+    assert leftovers(store) == []
+
+
 def test_staged_upload_over_the_limit_leaves_nothing(store: PayloadStore) -> None:
     with pytest.raises(PayloadTooLarge), store.stage([b"x" * 10, b"y" * 10], max_bytes=15):
         pytest.fail("the block must not run")

@@ -14,9 +14,11 @@ from urllib.parse import quote
 
 import pytest
 import requests
+import sqlalchemy as sa
 import zeep
 from cryptography import x509
 from lxml import etree
+from sqlmodel import col, delete, update
 from zeep.exceptions import Fault
 
 from gateway.config import Settings
@@ -115,3 +117,47 @@ def test_certificates_bind_accounts(behind_proxy: Gateway) -> None:
         as_gotha.createMessageId(_soapheaders=author(ARCHIVE))
     assert fault_of(caught.value) == ("PermissionDeniedException", "9014")
     assert gateway.trace()[2] == 0
+
+
+def test_a_removed_or_replaced_pin_is_no_longer_trusted(behind_proxy: Gateway) -> None:
+    """Issue 11: the certificate -> account check reads the directory's cache, and every change to the pins
+    drops it, so the next request is judged by the new pins; while nothing changes, it costs no query."""
+    gateway = behind_proxy
+    old, new = certificate("Gotha 2025"), certificate("Gotha 2026")
+    pin(gateway, GOTHA, old)
+    as_old, as_new = management(gateway, old), management(gateway, new)
+    assert as_old.checkAccountActive(_soapheaders=author(GOTHA)) is None
+
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(gateway.ctx.engine, "before_cursor_execute", seen)
+    try:
+        assert as_old.checkAccountActive(_soapheaders=author(GOTHA)) is None
+    finally:
+        sa.event.remove(gateway.ctx.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "certificate" in s or "participant" in s], statements
+
+    # replaced: the new certificate is pinned and the old one removed
+    pin(gateway, GOTHA, new)
+    with gateway.ctx.session() as session:
+        session.exec(delete(Certificate).where(col(Certificate.fingerprint_sha256) == certificate_fingerprint(old)))
+        session.commit()
+    assert refusal(as_old, GOTHA) == ("PermissionDeniedException", "9014")
+    assert as_new.checkAccountActive(_soapheaders=author(GOTHA)) is None
+
+    # re-dated (retired now) and then removed
+    with gateway.ctx.session() as session:
+        session.exec(
+            update(Certificate)
+            .where(col(Certificate.fingerprint_sha256) == certificate_fingerprint(new))
+            .values(not_after=utcnow() - timedelta(minutes=1))
+        )
+        session.commit()
+    assert refusal(as_new, GOTHA) == ("PermissionDeniedException", "9010")
+    with gateway.ctx.session() as session:
+        session.exec(delete(Certificate))
+        session.commit()
+    assert refusal(as_new, GOTHA) == ("PermissionDeniedException", "9014")

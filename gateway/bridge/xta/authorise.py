@@ -14,9 +14,11 @@ This module answers only that question; the ports (:mod:`.send_port`, :mod:`.msg
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from gateway.store.models import Certificate, CertificateUsage, Participant, RouteKind
+from gateway.pipeline import directory
+from gateway.pipeline.directory import Route
+from gateway.store.models import RouteKind
 from gateway.store.types import utcnow
 from gateway.transport.xta.backend import PartyId
 from gateway.transport.xta.errors import ErrorCode, PermissionDenied
@@ -31,7 +33,7 @@ def account_ids(party: PartyId) -> list[str]:
     return candidates
 
 
-def same_peer(a: Participant, b: Participant) -> bool:
+def same_peer(a: Route, b: Route) -> bool:
     """Whether both participants are reached through the same peer gateway (which speaks for both)."""
     if a.route_kind is not RouteKind.XTA or b.route_kind is not RouteKind.XTA:
         return False
@@ -40,16 +42,16 @@ def same_peer(a: Participant, b: Participant) -> bool:
     return a.endpoint_url.rstrip("/") == b.endpoint_url.rstrip("/")
 
 
-def participant(session: Session, party: PartyId) -> Participant | None:
-    """The participant ``party`` names, or None."""
+def participant(session: Session, party: PartyId) -> Route | None:
+    """The participant ``party`` names, or None (from the directory's cache: no query while it is fresh)."""
     for xoev_id in account_ids(party):
-        row = session.exec(select(Participant).where(col(Participant.xoev_id) == xoev_id)).first()
-        if row is not None:
-            return row
+        found = directory.route(session, xoev_id)
+        if found is not None:
+            return found
     return None
 
 
-def account(session: Session, party: PartyId) -> Participant:
+def account(session: Session, party: PartyId) -> Route:
     """The participant whose account ``party`` names, or PermissionDenied 9012."""
     row = participant(session, party)
     if row is None:
@@ -57,19 +59,18 @@ def account(session: Session, party: PartyId) -> Participant:
     return row
 
 
-def authorise(session: Session, caller: CallerIdentity, party: PartyId) -> Participant:
-    """The account of ``party`` if ``caller`` may act for it, else PermissionDenied (9010, 9012, 9014)."""
+def authorise(session: Session, caller: CallerIdentity, party: PartyId) -> Route:
+    """The account of ``party`` if ``caller`` may act for it, else PermissionDenied (9010, 9012, 9014).
+
+    The caller's pinned certificate comes from the directory's cache (:func:`directory.tls_pin`), so a
+    pin removed or replaced stops being trusted as soon as the directory change is seen (at once in this
+    process, within ``directory.CACHE_SECONDS`` from another).
+    """
     row = account(session, party)
     if caller.trusted_without_certificate:
         return row
-    pin = session.exec(
-        select(Certificate).where(
-            col(Certificate.fingerprint_sha256) == (caller.certificate_sha256 or ""),
-            col(Certificate.usage) == CertificateUsage.TLS,
-        )
-    ).first()
-    holder = session.get(Participant, pin.participant_id) if pin is not None else None
-    if pin is None or holder is None or not (holder.id == row.id or same_peer(holder, row)):
+    pin = directory.tls_pin(session, caller.certificate_sha256 or "")
+    if pin is None or not (pin.holder.xoev_id == row.xoev_id or same_peer(pin.holder, row)):
         raise PermissionDenied(ErrorCode.IDENTITY_MISMATCH, f"the client certificate is not bound to {row.xoev_id}")
     now = utcnow()
     if not pin.not_before <= now <= pin.not_after:

@@ -1,35 +1,29 @@
 """XTA MessageIDs as a durable ledger: handed out once, used once, across accounts and restarts.
 
-createMessageId inserts the id for its account. sendMessage *claims* an id before the message enters
-the pipeline, in one statement each: an id reserved for the author and not yet used is marked used
-(an UPDATE that only one request can win), any other id is inserted as used (the primary key lets only
-one request win); everything else -- used before, or reserved for another account -- is 9024. If the
-pipeline refuses the message the claim is undone, so a refused request leaves the ledger as it found
-it. Once stored, the id is linked to the message (and the message to the id it arrived under).
+createMessageId inserts the id for its account. sendMessage asks first whether the id is still free for
+its author (:func:`check_available`, a read: a used id, or one reserved for another account, is 9024
+before anything is stored) and then *takes* it inside intake's own transaction (:func:`take`), so that
+the message, its first events and the ledger entry are one commit -- one fsync before the XTA reply
+instead of three (issue 11). Taking is one statement each way: an id reserved for the author and not yet
+used is marked used (an UPDATE that only one request can win), any other id is inserted as used (the
+primary key lets only one request win); the loser of a race between the check and the commit gets 9024
+and its whole transaction is rolled back, so a refused request leaves the ledger as it found it and no
+message row. The id names the message it carries (and a new message keeps the id and the transport
+order).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, delete, update
+from sqlmodel import Session, col, insert, update
 
 from gateway.bridge.xta.meta import MESSAGE_ID_PREFIX
 from gateway.store.models import XTA_MESSAGE_ID_LENGTH, Message, XtaMessageId
 from gateway.store.types import utcnow
 from gateway.transport.xta.errors import ErrorCode, ParameterInvalid
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A MessageID taken for one sendMessage; ``reserved`` when createMessageId had handed it out."""
-
-    message_id: str
-    account: str
-    reserved: bool
 
 
 def check_message_id(message_id: str) -> None:
@@ -45,9 +39,28 @@ def reserve(session: Session, account: str) -> str:
     return message_id
 
 
-def claim(session: Session, message_id: str, account: str) -> Claim:
-    """Take ``message_id`` for a message of ``account``, or ParameterInvalid 9024. Commits."""
+_LEDGER = XtaMessageId.__table__  # type: ignore[attr-defined]
+_STATE = sa.select(_LEDGER.c.account, _LEDGER.c.used_at).where(_LEDGER.c.id == sa.bindparam("id"))
+
+
+def check_available(session: Session, message_id: str, account: str) -> None:
+    """ParameterInvalid 9024 unless ``account`` may still send under ``message_id`` (new, or reserved for it).
+
+    A read only: the id is taken by :func:`take` in the transaction that stores the message.
+    """
     check_message_id(message_id)
+    row = session.connection().execute(_STATE, {"id": message_id}).first()
+    if row is not None and (row.account != account or row.used_at is not None):
+        raise ParameterInvalid(ErrorCode.MESSAGE_ID_ALREADY_USED, message_id)
+
+
+def take(session: Session, message_id: str, account: str, message: uuid.UUID) -> None:
+    """Mark ``message_id`` used by ``account`` for ``message``, in the caller's transaction (no commit).
+
+    ParameterInvalid 9024 when the id is used or reserved for another account; the transaction is then
+    unusable (on PostgreSQL a failed INSERT aborts it) and must be rolled back, which the caller's
+    session does when the error leaves it.
+    """
     now = utcnow()
     taken = session.exec(
         update(XtaMessageId)
@@ -56,48 +69,27 @@ def claim(session: Session, message_id: str, account: str) -> Claim:
             col(XtaMessageId.account) == account,
             col(XtaMessageId.used_at).is_(None),
         )
-        .values(used_at=now)
+        .values(used_at=now, message_id=message)
         .execution_options(synchronize_session=False)
     ).rowcount
     if taken == 1:
-        session.commit()
-        return Claim(message_id, account, reserved=True)
-    session.rollback()
+        return
     try:
-        session.add(XtaMessageId(id=message_id, account=account, created_at=now, used_at=now))
-        session.commit()
+        session.exec(
+            insert(XtaMessageId).values(id=message_id, account=account, created_at=now, used_at=now, message_id=message)
+        )
     except sa.exc.IntegrityError:
-        session.rollback()
         raise ParameterInvalid(ErrorCode.MESSAGE_ID_ALREADY_USED, message_id) from None
-    return Claim(message_id, account, reserved=False)
 
 
-def release(session: Session, taken: Claim) -> None:
-    """Undo a claim whose message was refused: a reserved id is reserved again, a new one forgotten."""
-    match = (col(XtaMessageId.id) == taken.message_id, col(XtaMessageId.message_id).is_(None))
-    if taken.reserved:
-        statement: Any = update(XtaMessageId).where(*match).values(used_at=None)
-    else:
-        statement = delete(XtaMessageId).where(*match)
-    session.exec(statement.execution_options(synchronize_session=False))
-    session.commit()
-
-
-def link(session: Session, taken: Claim, message_id: uuid.UUID, meta: dict[str, Any]) -> None:
-    """Record which message the id carries; a new message also keeps the id and the transport order."""
-    session.exec(
-        update(XtaMessageId)
-        .where(col(XtaMessageId.id) == taken.message_id)
-        .values(message_id=message_id)
-        .execution_options(synchronize_session=False)
-    )
+def name_message(session: Session, message: uuid.UUID, message_id: str, meta: dict[str, Any]) -> None:
+    """A message stored before (an identical resend under a new id) keeps the id it first arrived under."""
     session.exec(
         update(Message)
-        .where(col(Message.id) == message_id, col(Message.xta_message_id).is_(None))
-        .values(xta_message_id=taken.message_id, xta_meta=meta)
+        .where(col(Message.id) == message, col(Message.xta_message_id).is_(None))
+        .values(xta_message_id=message_id, xta_meta=meta)
         .execution_options(synchronize_session=False)
     )
-    session.commit()
 
 
 def message_of(session: Session, message_id: str, account: str) -> uuid.UUID | None:

@@ -1,17 +1,20 @@
 """The SendXtaPort over the pipeline: sendMessage is intake with channel ``xta``.
 
 The message part is streamed from the spool file into :func:`gateway.pipeline.intake.submit` and the
-call returns as soon as the message is stored; the workers sign, route and deliver it. A participant of
-this gateway sends ``out``; a participant of a peer gateway (its gateway pushing to us) sends ``in``, to
-be delivered to one of ours. The MessageID is claimed in the ledger (:mod:`.ids`) before the message
-enters the pipeline; intake's refusals become the XTA faults a client can act on, and leave nothing
-behind (the MessageID included).
+call returns as soon as the message is stored (one commit, fsynced); the workers sign, route and deliver
+it. A participant of this gateway sends ``out``; a participant of a peer gateway (its gateway pushing to
+us) sends ``in``, to be delivered to one of ours. The MessageID is checked against the ledger
+(:mod:`.ids`) before the message enters the pipeline and taken in intake's own transaction, so that the
+reply waits for one commit, not three; intake's refusals become the XTA faults a client can act on, and
+leave nothing behind (the MessageID included).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+
+from sqlmodel import Session
 
 from gateway.bridge.xta import authorise, ids
 from gateway.bridge.xta.meta import meta_json
@@ -26,7 +29,7 @@ from gateway.pipeline.errors import (
     VersionNotAccepted,
 )
 from gateway.pipeline.intake import submit
-from gateway.store.models import Direction, RouteKind
+from gateway.store.models import Direction, Message, RouteKind
 from gateway.transport.xta.backend import Content, MessageMeta
 from gateway.transport.xta.errors import (
     ErrorCode,
@@ -97,7 +100,16 @@ class SendPort:
                     ErrorCode.INVALID_PARAMETER_COMBINATION,
                     f"{reader.xoev_id} has no mailbox on this gateway; the gateway does not relay between peers",
                 )
-            claim = ids.claim(session, meta.message_id, sender)
+            ids.check_available(session, meta.message_id, sender)
+        order = meta_json(meta)
+
+        def take_id(session: Session, row: Message) -> None:
+            # in intake's transaction: the message, its events and the ledger entry are one commit; the
+            # ledger first, so that the id's 9024 comes from its primary key, before the message names it
+            ids.take(session, meta.message_id, sender, row.id)
+            row.xta_message_id = meta.message_id
+            row.xta_meta = order
+
         try:
             with message.path.open("rb") as source:
                 result = submit(
@@ -109,16 +121,17 @@ class SendPort:
                     direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
                     actor=f"xta:{sender}",
                     recipient=addressed,
+                    before_commit=take_id,
                 )
-        except BaseException as exc:
-            with self.ctx.session() as session:
-                ids.release(session, claim)
-            if isinstance(exc, Rejected):
-                raise refusal_fault(exc) from None
-            raise
+        except Rejected as refusal:
+            raise refusal_fault(refusal) from None
         stored = result.message.id
-        with self.ctx.session() as session:
-            ids.link(session, claim, stored, meta_json(meta))
+        if not result.created:
+            # the same message again (a resend whose reply was lost) under a new id: the id names it too
+            with self.ctx.session() as session:
+                ids.take(session, meta.message_id, sender, stored)
+                ids.name_message(session, stored, meta.message_id, order)
+                session.commit()
         log.info(
             "XTA %s from %s accepted as message %s%s",
             meta.message_id,

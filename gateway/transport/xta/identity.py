@@ -22,6 +22,7 @@ import ipaddress
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -87,20 +88,38 @@ def _real_peer(scope: dict[str, Any]) -> str | None:
     return str(client[0]) if client else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """What a request needs from a client certificate: read once per distinct certificate."""
+
+    not_before: datetime
+    not_after: datetime
+    sha256: str
+    subject: str
+
+
+#: distinct client certificates whose parse is kept (a peer gateway keeps presenting the same one)
+PARSED_CERTIFICATES = 256
+
+
+@lru_cache(maxsize=PARSED_CERTIFICATES)
+def _parse(pem: str) -> _Parsed:
+    """The certificate's validity, fingerprint and subject; keyed by the exact PEM text (content-addressed,
+    so never stale). Unreadable certificates raise and are not kept."""
+    cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    fingerprint = hashlib.sha256(der).hexdigest()
+    return _Parsed(cert.not_valid_before_utc, cert.not_valid_after_utc, fingerprint, cert.subject.rfc4514_string())
+
+
 def _from_pem(pem: str, source: IdentitySource, peer: str | None, now: datetime) -> CallerIdentity:
     try:
-        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        cert = _parse(pem)
     except (ValueError, UnicodeEncodeError):
         raise PermissionDenied(ErrorCode.IDENTITY_MISMATCH, "the client certificate cannot be read") from None
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise PermissionDenied(ErrorCode.CERTIFICATE_EXPIRED, f"certificate valid until {cert.not_valid_after_utc}")
-    der = cert.public_bytes(serialization.Encoding.DER)
-    return CallerIdentity(
-        source=source,
-        peer=peer,
-        certificate_sha256=hashlib.sha256(der).hexdigest(),
-        subject=cert.subject.rfc4514_string(),
-    )
+    if not cert.not_before <= now <= cert.not_after:
+        raise PermissionDenied(ErrorCode.CERTIFICATE_EXPIRED, f"certificate valid until {cert.not_after}")
+    return CallerIdentity(source=source, peer=peer, certificate_sha256=cert.sha256, subject=cert.subject)
 
 
 def identify(

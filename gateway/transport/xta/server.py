@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import anyio.to_thread
@@ -56,10 +56,14 @@ CallerResult = CallerIdentity | PermissionDenied
 WSDL_CACHE_SIZE = 8
 
 
-def caller_dependency(config: XtaServer) -> Callable[[Request], CallerResult]:
-    """The FastAPI dependency establishing the caller; an error is returned, not raised, to become a fault."""
+def caller_dependency(config: XtaServer) -> Callable[[Request], Awaitable[CallerResult]]:
+    """The FastAPI dependency establishing the caller; an error is returned, not raised, to become a fault.
 
-    def caller(request: Request) -> CallerResult:
+    Async, so that it runs on the event loop: a sync dependency would cost every request a hop to the
+    thread pool, and the work is small (certificates are parsed once, :func:`identify`'s cache).
+    """
+
+    async def caller(request: Request) -> CallerResult:
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             return identify(dict(request.scope), headers, config)
