@@ -46,6 +46,22 @@ class DigestAlgorithm(enum.StrEnum):
     SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
 
 
+# What each algorithm means to hashlib and cryptography, for signing and verifying alike.
+DIGEST_NAMES: dict[str, str] = {
+    DigestAlgorithm.SHA256: "sha256",
+    DigestAlgorithm.SHA384: "sha384",
+    DigestAlgorithm.SHA512: "sha512",
+}
+METHOD_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    SignatureAlgorithm.RSA_SHA256: hashes.SHA256,
+    SignatureAlgorithm.RSA_SHA384: hashes.SHA384,
+    SignatureAlgorithm.RSA_SHA512: hashes.SHA512,
+    SignatureAlgorithm.ECDSA_SHA256: hashes.SHA256,
+    SignatureAlgorithm.ECDSA_SHA384: hashes.SHA384,
+    SignatureAlgorithm.ECDSA_SHA512: hashes.SHA512,
+}
+
+
 class Canonicalization(enum.StrEnum):
     """Canonicalisations accepted on input; we sign with exclusive C14N without comments."""
 

@@ -21,7 +21,7 @@ from copy import deepcopy
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
@@ -30,7 +30,9 @@ from gateway.xoev.limits import Limits
 from gateway.xoev.parsing.safe_xml import parse_xml
 from gateway.xoev.signatures.keys import SigningKey, has_digital_signature
 from gateway.xoev.signatures.signature import (
+    DIGEST_NAMES,
     ENVELOPED_TRANSFORM,
+    METHOD_HASHES,
     NS,
     Canonicalization,
     DigestAlgorithm,
@@ -140,7 +142,7 @@ def _sign_root(
     digest = DigestAlgorithm(digest)
     _check_key_and_chain(key, chain, algorithm, now or dt.datetime.now(dt.UTC))
     content = etree.tostring(root, method="c14n", exclusive=True, with_comments=False)
-    digest_value = hashlib.new(_DIGEST_NAMES[digest], content).digest()
+    digest_value = hashlib.new(DIGEST_NAMES[digest], content).digest()
     signature = etree.SubElement(root, _ds("Signature"), nsmap={"ds": NS["ds"]})
     signed_info = etree.SubElement(signature, _ds("SignedInfo"))
     etree.SubElement(signed_info, _ds("CanonicalizationMethod"), Algorithm=Canonicalization.EXCLUSIVE.value)
@@ -159,24 +161,13 @@ def _sign_root(
         etree.SubElement(x509_data, _ds("X509Certificate")).text = _certificate_text(certificate)
 
 
-_DIGEST_NAMES = {DigestAlgorithm.SHA256: "sha256", DigestAlgorithm.SHA384: "sha384", DigestAlgorithm.SHA512: "sha512"}
-_METHOD_HASHES: dict[SignatureAlgorithm, type[hashes.HashAlgorithm]] = {
-    SignatureAlgorithm.RSA_SHA256: hashes.SHA256,
-    SignatureAlgorithm.RSA_SHA384: hashes.SHA384,
-    SignatureAlgorithm.RSA_SHA512: hashes.SHA512,
-    SignatureAlgorithm.ECDSA_SHA256: hashes.SHA256,
-    SignatureAlgorithm.ECDSA_SHA384: hashes.SHA384,
-    SignatureAlgorithm.ECDSA_SHA512: hashes.SHA512,
-}
-
-
 def _ds(name: str) -> str:
     return f"{{{NS['ds']}}}{name}"
 
 
 def _signature_value(key: SigningKey, algorithm: SignatureAlgorithm, data: bytes) -> bytes:
     """RSA: PKCS#1 v1.5. ECDSA: XMLDSig wants r and s as two fixed-size big-endian integers, not DER."""
-    hash_algorithm = _METHOD_HASHES[algorithm]()
+    hash_algorithm = METHOD_HASHES[algorithm]()
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), hash_algorithm)
     r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hash_algorithm)))

@@ -33,24 +33,24 @@ import base64
 import binascii
 import hashlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from gateway.xoev.signatures.signature import (
+    DIGEST_NAMES,
     DS_NS,
     ENVELOPED_TRANSFORM,
+    METHOD_HASHES,
     NS,
     Canonicalization,
-    DigestAlgorithm,
-    SignatureAlgorithm,
 )
 
 EC_NS = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -67,19 +67,6 @@ class SignatureProblem(Exception):
         self.reason = reason
 
 
-_DIGESTS: dict[str, str] = {
-    DigestAlgorithm.SHA256: "sha256",
-    DigestAlgorithm.SHA384: "sha384",
-    DigestAlgorithm.SHA512: "sha512",
-}
-_METHOD_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    SignatureAlgorithm.RSA_SHA256: hashes.SHA256,
-    SignatureAlgorithm.RSA_SHA384: hashes.SHA384,
-    SignatureAlgorithm.RSA_SHA512: hashes.SHA512,
-    SignatureAlgorithm.ECDSA_SHA256: hashes.SHA256,
-    SignatureAlgorithm.ECDSA_SHA384: hashes.SHA384,
-    SignatureAlgorithm.ECDSA_SHA512: hashes.SHA512,
-}
 _CURVES: dict[str, type[ec.EllipticCurve]] = {
     "urn:oid:1.2.840.10045.3.1.7": ec.SECP256R1,
     "urn:oid:1.3.132.0.34": ec.SECP384R1,
@@ -159,16 +146,16 @@ def check_signature(root: etree._Element, signature: etree._Element, leaf: x509.
     assert reference is not None
     digest_method = reference.find("ds:DigestMethod", _NS)
     digest_uri = digest_method.get("Algorithm") if digest_method is not None else None
-    if digest_uri not in _DIGESTS:
+    if digest_uri not in DIGEST_NAMES:
         raise SignatureProblem("malformed", f"digest method {digest_uri} is not allowed")
     expected = _b64(reference.findtext("ds:DigestValue", "", _NS), "DigestValue")
     content = enveloped_content(root, signature, reference)
-    if hashlib.new(_DIGESTS[digest_uri], content).digest() != expected:
+    if hashlib.new(DIGEST_NAMES[digest_uri], content).digest() != expected:
         raise SignatureProblem("tampered", "the content's digest differs")
 
 
 def _check_value(leaf: x509.Certificate, algorithm: str, value: bytes, signed: bytes) -> None:
-    make_hash = _METHOD_HASHES.get(algorithm)
+    make_hash = METHOD_HASHES.get(algorithm)
     if make_hash is None:
         raise SignatureProblem("malformed", f"signature method {algorithm} is not allowed")
     key = leaf.public_key()
